@@ -1,0 +1,180 @@
+#include "api/router.h"
+
+#include <signal.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+
+#include "api/chat_id.h"
+#include "api/wire.h"
+
+namespace corral::api {
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/api/v0/processes";
+
+Response Json(int status, std::string body) { return {status, std::move(body), {}, false}; }
+
+Response Error(int status, std::string_view message, std::string_view detail = {}) {
+  return Json(status, EncodeError(message, detail));
+}
+
+Response Error(const ApiError& e) { return Error(e.status, e.message, e.detail); }
+
+Response NotFound(std::string_view id) {
+  return Error(404, "Process \"" + std::string(id) + "\" not found.");
+}
+
+Response MethodNotAllowed(std::string_view allowed) {
+  Response r = Error(405, "Method not allowed.", "use " + std::string(allowed));
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+bool Visible(const proc::Process& p, const std::string& chat) {
+  return chat.empty() || p.chat_id() == chat;
+}
+
+// The statuses of a failed start: a cap is a 503 (try later); anything else is the spawn
+// failing, a 500 with the reason.
+Response StartFailed(const base::Status& s) {
+  if (s.code() == base::Code::kResourceExhausted) {
+    return Error(503, "Too many running processes.", s.message());
+  }
+  return Error(500, "Failed to start process.", s.message());
+}
+
+bool Truthy(std::string_view v) { return v == "true" || v == "1" || v == "True" || v == "TRUE"; }
+
+asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+asio::awaitable<Response> Router::Handle(const Request& request, ClientGone client_gone) {
+  auto url = boost::urls::parse_origin_form(request.target);
+  if (!url) co_return Error(400, "Malformed request target.", url.error().message());
+  const std::string path = url->path();
+  const std::string chat = ParseChatId(request.chat_id);
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+
+  if (path == "/api/v0/health") {
+    if (!get) co_return MethodNotAllowed("GET");
+    co_return Health();
+  }
+  if (path.starts_with(kPrefix) && path.size() > kPrefix.size() && path[kPrefix.size()] == '/') {
+    std::string_view rest = std::string_view(path).substr(kPrefix.size() + 1);
+    if (rest == "start") {
+      if (!post) co_return MethodNotAllowed("POST");
+      co_return Start(request, chat);
+    }
+    if (rest == "list") {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return List(chat);
+    }
+    const std::size_t slash = rest.find('/');
+    if (slash != std::string_view::npos && slash > 0) {
+      std::string_view id = rest.substr(0, slash);
+      std::string_view action = rest.substr(slash + 1);
+      if (action == "output") {
+        if (!get) co_return MethodNotAllowed("GET");
+        bool wait = false;
+        auto timeout = std::chrono::milliseconds(kMaxWait);
+        if (auto it = url->params().find("wait"); it != url->params().end()) {
+          wait = Truthy((*it).value);
+        }
+        if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
+          std::string v = (*it).value;
+          long long ms = 0;
+          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+          if (ec != std::errc{} || end != v.data() + v.size() || ms < 0) {
+            co_return Error(400, "Invalid timeout_ms.", "expected milliseconds as an integer >= 0");
+          }
+          timeout = std::min(timeout, std::chrono::milliseconds(ms));
+        }
+        co_return co_await Output(id, chat, wait, timeout, std::move(client_gone));
+      }
+      if (action == "signal") {
+        if (!post) co_return MethodNotAllowed("POST");
+        co_return Signal(id, chat, request.body);
+      }
+    }
+  }
+  co_return Error(404, "Route not found.",
+                  std::string(request.method) + " " + path + " is not part of the API");
+}
+
+Response Router::Start(const Request& request, const std::string& chat) {
+  auto decoded = DecodeStart(request.body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  auto& spec = std::get<proc::StartSpec>(decoded);
+  spec.chat_id = chat;
+  auto started = table_.Start(spec);
+  if (!started.ok()) return StartFailed(started.status());
+  return Json(200, EncodeStarted(**started));
+}
+
+Response Router::List(const std::string& chat) {
+  // At most this many, as Coder's agent does: the running ones and the newest done ones.
+  constexpr std::size_t kMaxListed = 10;
+  auto processes = table_.List(chat);
+  if (processes.size() > kMaxListed) processes.resize(kMaxListed);
+  return Json(200, EncodeList(processes));
+}
+
+asio::awaitable<Response> Router::Output(std::string_view id, const std::string& chat, bool wait,
+                                         std::chrono::milliseconds timeout,
+                                         ClientGone client_gone) {
+  auto p = table_.Find(id);
+  if (!p || !Visible(*p, chat)) co_return NotFound(id);
+  if (wait && p->running() && timeout.count() > 0) {
+    auto which = co_await (table_.WaitDone(p) || Sleep(timeout) || client_gone());
+    if (which.index() == 2) co_return Response{0, {}, {}, true};
+  }
+  co_return Json(200, EncodeOutput(*p));
+}
+
+Response Router::Signal(std::string_view id, const std::string& chat, std::string_view body) {
+  auto p = table_.Find(id);
+  // Another chat's process must look exactly like a missing one, before anything else.
+  if (p && !Visible(*p, chat)) return NotFound(id);
+  auto decoded = DecodeSignal(body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  const std::string& name = std::get<std::string>(decoded);
+  int sig;
+  if (name.empty()) return Error(400, "Signal is required.");
+  if (name == "kill") {
+    sig = SIGKILL;
+  } else if (name == "terminate") {
+    sig = SIGTERM;
+  } else {
+    return Error(400, "Unsupported signal \"" + name + "\". Use \"kill\" or \"terminate\".");
+  }
+  if (!p) return NotFound(id);
+  base::Status s = table_.Signal(*p, sig);
+  if (s.code() == base::Code::kFailedPrecondition) {
+    return Error(409, "Process \"" + std::string(id) + "\" is not running.");
+  }
+  if (!s.ok()) return Error(500, "Failed to send signal.", s.message());
+  return Json(200, EncodeMessage("Signal \"" + name + "\" sent to process \"" + std::string(id) +
+                                 "\"."));
+}
+
+Response Router::Health() {
+  return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(),
+                                 table_.waiters(),
+                                 counters_.connections ? counters_.connections() : 0}));
+}
+
+}  // namespace corral::api

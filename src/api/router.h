@@ -1,0 +1,63 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "proc/process_table.h"
+
+namespace corral::api {
+
+// A request as the router needs it; the server fills it from the wire.
+struct Request {
+  std::string_view method;   // "GET", "POST", ...
+  std::string_view target;   // origin-form: path and query
+  std::string_view chat_id;  // the Coder-Chat-Id header, raw
+  std::string_view body;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;  // JSON
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;  // the client is gone: send nothing, drop the connection
+};
+
+// The longest a `?wait=true` holds a request: a client wanting more asks again.
+inline constexpr std::chrono::minutes kMaxWait{5};
+
+// Completes when the client has gone away; the server provides it per connection.
+using ClientGone = std::function<boost::asio::awaitable<void>()>;
+
+// What the health route reports about the server around the table.
+struct ServerCounters {
+  std::function<std::size_t()> connections;
+};
+
+// The routes of DESIGN.md §1 (and /api/v0/health): decodes, checks chat visibility, calls the
+// process table, encodes. Owns no state of its own.
+class Router {
+ public:
+  Router(proc::ProcessTable& table, ServerCounters counters)
+      : table_(table), counters_(std::move(counters)) {}
+
+  boost::asio::awaitable<Response> Handle(const Request& request, ClientGone client_gone);
+
+ private:
+  Response Start(const Request& request, const std::string& chat);
+  Response List(const std::string& chat);
+  boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat,
+                                          bool wait, std::chrono::milliseconds timeout,
+                                          ClientGone client_gone);
+  Response Signal(std::string_view id, const std::string& chat, std::string_view body);
+  Response Health();
+
+  proc::ProcessTable& table_;
+  ServerCounters counters_;
+};
+
+}  // namespace corral::api

@@ -1,0 +1,166 @@
+#include "api/wire.h"
+
+#include <boost/json.hpp>
+
+#include "sys/child.h"
+
+namespace corral::api {
+namespace json = boost::json;
+namespace {
+
+constexpr std::string_view kInvalidJson = "Request body must be valid JSON.";
+
+ApiError BadJson(std::string detail) { return {400, std::string(kInvalidJson), std::move(detail)}; }
+
+ApiError WrongType(std::string_view field, std::string_view expected) {
+  return BadJson("field \"" + std::string(field) + "\" must be " + std::string(expected));
+}
+
+// Parses the body as a JSON object; a top-level null is an empty object, as in Go.
+std::variant<json::object, ApiError> ParseObject(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return BadJson(ec.message());
+  if (v.is_null()) return json::object();
+  if (!v.is_object()) return BadJson("the body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+// Reads an optional string field: absent or null leaves `out` untouched.
+std::optional<ApiError> ReadString(const json::object& o, std::string_view key, std::string& out) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_string()) return WrongType(key, "a string");
+  out.assign(v->get_string().data(), v->get_string().size());
+  return std::nullopt;
+}
+
+void PutExit(json::object& o, const proc::Process& p) {
+  const auto& exit = p.exit_status();
+  if (!exit) return;
+  // A signalled shell reports -1, as Coder does, plus the signal's name.
+  o["exit_code"] = exit->signaled ? -1 : exit->code;
+  if (exit->signaled) o["exit_signal"] = sys::SignalName(exit->signal);
+}
+
+}  // namespace
+
+std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
+  auto parsed = ParseObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
+  const auto& o = std::get<json::object>(parsed);
+
+  proc::StartSpec spec;
+  if (auto e = ReadString(o, "command", spec.command)) return std::move(*e);
+  std::string workdir;
+  if (auto e = ReadString(o, "workdir", workdir)) return std::move(*e);
+  if (!workdir.empty()) spec.workdir = std::move(workdir);
+  if (const json::value* v = o.if_contains("background"); v && !v->is_null()) {
+    if (!v->is_bool()) return WrongType("background", "a boolean");
+    spec.background = v->get_bool();
+  }
+  if (const json::value* v = o.if_contains("env"); v && !v->is_null()) {
+    if (!v->is_object()) return WrongType("env", "an object of strings");
+    for (const auto& [key, value] : v->get_object()) {
+      if (!value.is_string() && !value.is_null()) return WrongType("env", "an object of strings");
+      if (key.empty() || key.find('=') != json::string_view::npos ||
+          key.find('\0') != json::string_view::npos) {
+        return ApiError{400, "Invalid environment variable name.",
+                        "\"" + std::string(key) + "\" is empty or contains '=' or NUL"};
+      }
+      std::string text = value.is_string() ? std::string(value.get_string()) : std::string();
+      if (text.find('\0') != std::string::npos) {
+        return ApiError{400, "Invalid environment variable value.",
+                        "the value of \"" + std::string(key) + "\" contains NUL"};
+      }
+      spec.env.emplace_back(std::string(key), std::move(text));
+    }
+  }
+  if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
+  if (spec.command.find('\0') != std::string::npos) {
+    return ApiError{400, "Command must not contain NUL bytes.", ""};
+  }
+  if (spec.workdir && spec.workdir->find('\0') != std::string::npos) {
+    return ApiError{400, "Workdir must not contain NUL bytes.", ""};
+  }
+  return spec;
+}
+
+std::variant<std::string, ApiError> DecodeSignal(std::string_view body) {
+  auto parsed = ParseObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
+  std::string signal;
+  if (auto e = ReadString(std::get<json::object>(parsed), "signal", signal)) return std::move(*e);
+  return signal;
+}
+
+std::string EncodeError(std::string_view message, std::string_view detail) {
+  json::object o;
+  o["message"] = message;
+  if (!detail.empty()) o["detail"] = detail;
+  return json::serialize(o);
+}
+
+std::string EncodeMessage(std::string_view message) {
+  json::object o;
+  o["message"] = message;
+  return json::serialize(o);
+}
+
+std::string EncodeStarted(const proc::Process& process) {
+  json::object o;
+  o["id"] = process.id();
+  o["started"] = true;
+  return json::serialize(o);
+}
+
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes) {
+  json::array list;
+  list.reserve(processes.size());
+  for (const auto& p : processes) {
+    json::object o;
+    o["id"] = p->id();
+    o["command"] = p->command();
+    if (!p->workdir().empty()) o["workdir"] = p->workdir();
+    o["background"] = p->background();
+    o["running"] = p->running();
+    PutExit(o, *p);
+    o["started_at_unix"] = p->started_at_unix();
+    if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
+    list.push_back(std::move(o));
+  }
+  json::object body;
+  body["processes"] = std::move(list);
+  return json::serialize(body);
+}
+
+std::string EncodeOutput(const proc::Process& process) {
+  proc::RenderedOutput rendered = proc::Render(process.output());
+  json::object o;
+  o["output"] = std::move(rendered.text);
+  if (const auto& t = rendered.truncation) {
+    json::object info;
+    info["original_bytes"] = t->original_bytes;
+    info["retained_bytes"] = t->retained_bytes;
+    info["omitted_bytes"] = t->omitted_bytes;
+    info["lines_truncated"] = t->lines_truncated;
+    info["strategy"] = "head_tail";
+    o["truncated"] = std::move(info);
+  }
+  o["running"] = process.running();
+  PutExit(o, process);
+  o["command"] = process.command();
+  return json::serialize(o);
+}
+
+std::string EncodeHealth(const Health& h) {
+  json::object o;
+  o["status"] = h.closing ? "closing" : "ok";
+  o["processes"] = h.processes;
+  o["running"] = h.running;
+  o["waiters"] = h.waiters;
+  o["connections"] = h.connections;
+  return json::serialize(o);
+}
+
+}  // namespace corral::api

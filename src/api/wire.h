@@ -1,0 +1,44 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "proc/process.h"
+#include "proc/process_table.h"
+
+namespace corral::api {
+
+// An error answer: the HTTP status and the {"message", "detail"?} body.
+struct ApiError {
+  int status;
+  std::string message;
+  std::string detail;
+};
+
+// JSON bodies of the v0 protocol. Decoders follow Go's encoding/json as Coder's agent uses it:
+// unknown fields are ignored, null counts as absent, a wrong type is an error.
+
+// POST /start. The chat id is not part of the body; the caller sets it.
+std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body);
+// POST /{id}/signal: the "signal" field, empty when absent or null.
+std::variant<std::string, ApiError> DecodeSignal(std::string_view body);
+
+std::string EncodeError(std::string_view message, std::string_view detail);
+std::string EncodeMessage(std::string_view message);
+std::string EncodeStarted(const proc::Process& process);
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes);
+std::string EncodeOutput(const proc::Process& process);
+
+struct Health {
+  bool closing;
+  std::size_t processes;    // in the table, running or done
+  std::size_t running;
+  std::size_t waiters;      // requests blocked in ?wait=true
+  std::size_t connections;  // open client connections
+};
+std::string EncodeHealth(const Health& health);
+
+}  // namespace corral::api

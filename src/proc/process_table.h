@@ -1,0 +1,120 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "proc/process.h"
+
+namespace corral::proc {
+
+using Environment = std::map<std::string, std::string>;
+
+// How long a done process stays visible before it is forgotten (404 afterwards).
+inline constexpr std::chrono::minutes kDoneRetention{5};
+// At most this many done processes are remembered; past it the oldest are forgotten first, so
+// memory stays bounded (~32 KiB of output each) however fast commands are started.
+inline constexpr std::size_t kMaxRetainedDone = 1024;
+
+struct TableOptions {
+  std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
+  Environment base_env;         // the server's environment with the env hook applied
+  // After the shell exits, how long its output pipe may stay open (held by a background
+  // grandchild) before the process counts as done anyway.
+  std::chrono::milliseconds drain_grace{5000};
+  std::size_t max_live = 1024;  // running processes; starts past it are refused
+  // On shutdown, how long process groups get between SIGTERM and SIGKILL.
+  std::chrono::milliseconds shutdown_grace{3000};
+};
+
+struct StartSpec {
+  std::string command;
+  std::optional<std::string> workdir;  // relative paths resolve against the default workdir
+  std::vector<std::pair<std::string, std::string>> env;  // applied over the base environment
+  bool background = false;
+  std::string chat_id;  // canonical chat UUID; empty for none
+};
+
+// The process table: starts commands, watches them until they are done, signals them, forgets
+// them after kDoneRetention, reaps every child (orphans included) and shuts everything down.
+// Single-threaded: every call and every handler runs on the executor's one thread.
+class ProcessTable {
+ public:
+  ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
+  ~ProcessTable();
+  ProcessTable(const ProcessTable&) = delete;
+  ProcessTable& operator=(const ProcessTable&) = delete;
+
+  // Starts spec.command. Errors: kUnavailable when closing, kResourceExhausted at the live cap,
+  // kInternal when the workdir is missing or the OS refuses.
+  base::Result<std::shared_ptr<const Process>> Start(const StartSpec& spec);
+
+  // The process with this id, or null. Chat visibility is the caller's concern.
+  std::shared_ptr<const Process> Find(std::string_view id) const;
+
+  // Processes visible to `chat_id` (all when empty): running first, then newest first.
+  std::vector<std::shared_ptr<const Process>> List(std::string_view chat_id) const;
+
+  // Sends sig to the process's group. After the shell is done, goes to the group's leftovers
+  // if any are alive. Errors: kFailedPrecondition when nothing of it runs, kInternal when the
+  // OS refuses.
+  base::Status Signal(const Process& process, int sig);
+
+  // Completes when the process is done (or at once if it is). Cancellable.
+  boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process);
+
+  // Refuses new starts, SIGTERMs every group and every orphan, SIGKILLs what remains after the
+  // shutdown grace, and completes once every process is done and every child reaped.
+  boost::asio::awaitable<void> Shutdown();
+
+  bool closing() const { return closing_; }
+  std::size_t size() const { return processes_.size(); }
+  std::size_t live() const { return live_; }
+  std::size_t waiters() const { return *waiters_; }
+
+ private:
+  using ProcessPtr = std::shared_ptr<Process>;
+
+  std::string ResolveWorkdir(const std::optional<std::string>& requested, base::Status& error);
+  std::vector<std::string> BuildEnv(const StartSpec& spec) const;
+
+  void WatchExit(ProcessPtr p);
+  void WatchOutput(ProcessPtr p);
+  void OnExit(const ProcessPtr& p);
+  // Reads what the pipe holds now; returns false once it hit end of file or an error.
+  bool DrainPipe(Process& p);
+  void Finish(Process& p);
+
+  void WatchSigchld();
+  void ReapOrphans();
+  void ScheduleForget();
+  void Forget();
+  bool GroupHasLeftovers(pid_t pgid) const;
+  void SignalEverything(int sig);
+  void StopWatching();  // cancels the table's own waits, so the loop can run dry
+
+  boost::asio::any_io_executor ex_;
+  TableOptions options_;
+  std::unordered_map<std::string, ProcessPtr> processes_;
+  std::unordered_set<pid_t> leaders_;  // shells not yet reaped: the orphan sweep leaves them
+  std::size_t live_ = 0;
+  std::uint64_t next_sequence_ = 0;
+  bool closing_ = false;
+  std::shared_ptr<std::size_t> waiters_ = std::make_shared<std::size_t>(0);
+  boost::asio::signal_set sigchld_;
+  boost::asio::steady_timer orphan_timer_;  // backs up SIGCHLD, which /proc reads can race
+  boost::asio::steady_timer forget_timer_;
+  std::unique_ptr<char[]> scratch_;  // one read buffer for every pipe: the loop is serial
+};
+
+}  // namespace corral::proc

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace corral::server {
+
+struct ServeOptions {
+  std::vector<std::string> listen;  // "unix:/path" or "HOST:PORT"; empty: the default socket
+  bool no_auth = false;             // TCP without a bearer token
+  std::string token_file;           // else CORRAL_TOKEN, else generated next to the socket
+  std::string workdir;              // default working directory of commands
+  std::string env_file;             // KEY=VALUE lines, or an executable that prints them
+  std::chrono::milliseconds drain_grace{5000};
+  std::chrono::milliseconds shutdown_grace{3000};
+  // A request must arrive whole within this (so must the next one on an idle connection).
+  std::chrono::milliseconds request_timeout{30000};
+  std::size_t max_processes = 1024;
+  std::size_t max_connections = 1024;
+};
+
+// Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code.
+int Serve(const ServeOptions& options);
+
+}  // namespace corral::server

@@ -1,0 +1,474 @@
+// The HTTP front of corral: listeners, Beast sessions, auth and bounds, and the `serve` wiring.
+// All of Beast lives in this one translation unit to keep builds fast.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <list>
+
+#include "api/router.h"
+#include "api/wire.h"
+#include "base/log.h"
+#include "base/paths.h"
+#include "server/auth.h"
+#include "server/environment.h"
+#include "server/listen_address.h"
+#include "server/options.h"
+
+namespace corral::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+using namespace std::chrono_literals;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Request bodies past this are refused with 413: a start request is a command line, not a file.
+constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
+// Request headers past this are refused with 431.
+constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
+// A response must be taken within this, or the connection is dropped.
+constexpr auto kWriteTimeout = 30s;
+// After accept fails for lack of descriptors, wait this long before accepting again.
+constexpr auto kAcceptBackoff = 100ms;
+// After an error answer, what the client still sends is read and dropped for at most this long
+// (and this much), so that our close does not reset the connection before it reads the answer.
+constexpr auto kLingerTime = 2s;
+constexpr std::size_t kLingerBytes = 16 * 1024 * 1024;
+// After shutdown, open connections get this long to finish before the loop is abandoned.
+constexpr auto kDrainAfterShutdown = 2s;
+
+// Completes when the peer has closed the connection (end of file or an error). Data sent ahead
+// by a pipelining client is left in the socket; from then on disconnects cannot be told apart,
+// so it waits until cancelled.
+template <typename Socket>
+asio::awaitable<void> PeerGone(Socket& socket) {
+  for (;;) {
+    auto [ec] = co_await socket.async_wait(Socket::wait_read, kNoThrow);
+    if (ec) co_return;
+    char c;
+    const ssize_t n = ::recv(socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) co_return;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return;
+    if (n > 0) {
+      asio::steady_timer forever(socket.get_executor(), asio::steady_timer::time_point::max());
+      co_await forever.async_wait(kNoThrow);
+      co_return;
+    }
+  }
+}
+
+class HttpServer {
+ public:
+  HttpServer(asio::io_context& ioc, api::Router& router, const ServeOptions& options,
+             std::string token)
+      : ioc_(ioc),
+        router_(router),
+        max_connections_(options.max_connections),
+        request_timeout_(options.request_timeout),
+        token_(std::move(token)) {}
+
+  std::size_t connections() const { return *connections_; }
+
+  template <typename Acceptor>
+  void Listen(Acceptor acceptor, bool require_auth) {
+    auto owned = std::make_shared<Acceptor>(std::move(acceptor));
+    closers_.push_back([owned] {
+      boost::system::error_code ignored;
+      owned->close(ignored);
+    });
+    asio::co_spawn(ioc_, AcceptLoop(owned, require_auth), asio::detached);
+  }
+
+  // Stops accepting and closes every connection.
+  void Close() {
+    for (auto& close : closers_) close();
+    closers_.clear();
+    for (auto& close : sessions_) close();
+  }
+
+ private:
+  // Counts a live session and lets Close() reach its socket.
+  struct SessionSlot {
+    std::shared_ptr<std::size_t> count;
+    std::list<std::function<void()>>& list;
+    std::list<std::function<void()>>::iterator it;
+    SessionSlot(std::shared_ptr<std::size_t> c, std::list<std::function<void()>>& l,
+                std::function<void()> close)
+        : count(std::move(c)), list(l), it(l.insert(l.end(), std::move(close))) {
+      ++*count;
+    }
+    ~SessionSlot() {
+      --*count;
+      list.erase(it);
+    }
+  };
+
+  template <typename Acceptor>
+  asio::awaitable<void> AcceptLoop(std::shared_ptr<Acceptor> acceptor, bool require_auth) {
+    asio::steady_timer backoff(ioc_);
+    for (;;) {
+      auto [ec, socket] = co_await acceptor->async_accept(kNoThrow);
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      if (ec) {
+        // EMFILE and friends: the listening socket stays readable, so back off rather than
+        // spin; established connections keep being served meanwhile.
+        base::LogWarning("accept: " + ec.message());
+        backoff.expires_after(kAcceptBackoff);
+        co_await backoff.async_wait(kNoThrow);
+        continue;
+      }
+      if (*connections_ >= max_connections_) {
+        asio::co_spawn(ioc_, RefuseBusy(std::move(socket)), asio::detached);
+        continue;
+      }
+      asio::co_spawn(ioc_, Session(std::move(socket), require_auth), asio::detached);
+    }
+  }
+
+  template <typename Socket>
+  asio::awaitable<void> RefuseBusy(Socket socket) {
+    using Protocol = typename Socket::protocol_type;
+    beast::basic_stream<Protocol> stream(std::move(socket));
+    http::response<http::string_body> res{http::status::service_unavailable, 11};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::connection, "close");
+    res.body() = api::EncodeError("Too many connections.",
+                                  "the server accepts at most " +
+                                      std::to_string(max_connections_) + " at once");
+    res.prepare_payload();
+    stream.expires_after(1s);
+    co_await http::async_write(stream, res, kNoThrow);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(Socket::shutdown_both, ignored);
+  }
+
+  template <typename Stream>
+  asio::awaitable<bool> Reply(Stream& stream, http::status status, unsigned version,
+                              bool keep_alive, std::string body,
+                              const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::response<http::string_body> res{status, version};
+    res.set(http::field::server, "corral");
+    res.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    stream.expires_after(kWriteTimeout);
+    auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
+    co_return !ec;
+  }
+
+  // Answers an error that ends the connection, then closes it gracefully.
+  template <typename Stream>
+  asio::awaitable<void> ReplyError(Stream& stream, http::status status, std::string_view message,
+                                   std::string_view detail) {
+    if (!co_await Reply(stream, status, 11, false, api::EncodeError(message, detail), {})) {
+      co_return;
+    }
+    // The client may still be sending the body we refused: closing now, with its bytes
+    // unread, would reset the connection and could destroy our answer before it is read.
+    boost::system::error_code ignored;
+    stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    stream.expires_after(kLingerTime);
+    std::vector<char> discard(64 * 1024);
+    for (std::size_t total = 0; total < kLingerBytes;) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(discard), kNoThrow);
+      if (ec) break;
+      total += n;
+    }
+  }
+
+  template <typename Socket>
+  asio::awaitable<void> Session(Socket socket, bool require_auth) {
+    using Protocol = typename Socket::protocol_type;
+    beast::basic_stream<Protocol> stream(std::move(socket));
+    SessionSlot slot(connections_, sessions_, [&stream] {
+      boost::system::error_code ignored;
+      stream.socket().shutdown(Socket::shutdown_both, ignored);
+      stream.socket().close(ignored);
+    });
+    beast::flat_buffer buffer;
+
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kMaxHeaderBytes);
+      parser.body_limit(kMaxBodyBytes);
+      stream.expires_after(request_timeout_);
+
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+      if (!ec && parser.get()[http::field::expect] == "100-continue") {
+        // Say "go on" only if the body could be taken; else the 413 below answers at once.
+        const auto length = parser.content_length();
+        if (!length || *length <= kMaxBodyBytes) {
+          http::response<http::empty_body> cont{http::status::continue_, 11};
+          auto [wec, wn] = co_await http::async_write(stream, cont, kNoThrow);
+          if (wec) break;
+        }
+      }
+      if (!ec && !parser.is_done()) {
+        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      }
+      if (ec == http::error::body_limit) {
+        co_await ReplyError(stream, http::status::payload_too_large, "Request body too large.",
+                            "the limit is " + std::to_string(kMaxBodyBytes) + " bytes");
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        co_await ReplyError(stream, http::status::request_header_fields_too_large,
+                            "Request headers too large.",
+                            "the limit is " + std::to_string(kMaxHeaderBytes) + " bytes");
+        break;
+      }
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+          ec == asio::error::operation_aborted || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
+        break;
+      }
+      if (ec) {
+        if (ec.category() == make_error_code(http::error::bad_target).category()) {
+          co_await ReplyError(stream, http::status::bad_request, "Malformed HTTP request.",
+                              ec.message());
+        }
+        break;
+      }
+
+      auto& req = parser.get();
+      const bool keep_alive = req.keep_alive();
+      api::Response response;
+      if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
+        response.status = 401;
+        response.body = api::EncodeError("Unauthorized.",
+                                         "send the server's token as Authorization: Bearer");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      } else {
+        // A ?wait=true may hold the request for minutes: no deadline while the router works.
+        stream.expires_never();
+        api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+        auto& raw = stream.socket();
+        response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
+        if (response.close) break;
+      }
+      if (!co_await Reply(stream, static_cast<http::status>(response.status), req.version(),
+                          keep_alive, std::move(response.body), response.headers) ||
+          !keep_alive) {
+        break;
+      }
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(Socket::shutdown_send, ignored);
+  }
+
+  asio::io_context& ioc_;
+  api::Router& router_;
+  std::size_t max_connections_;
+  std::chrono::milliseconds request_timeout_;  // a slowloris client is cut off at this
+  std::string token_;
+  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
+  std::list<std::function<void()>> sessions_;
+  std::vector<std::function<void()>> closers_;
+};
+
+// Makes sure 0, 1 and 2 are open, so no socket or pipe of ours can land on them and be
+// mistaken for stdio (by us, or by a child that inherits it).
+void ReserveStdio() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) ::close(null);
+    }
+  }
+}
+
+// Binds a Unix socket with mode 0600, replacing a stale socket file but never a live server.
+bool BindUnix(asio::io_context& ioc, const std::string& path, local::acceptor& acceptor,
+              std::string& error) {
+  namespace fs = std::filesystem;
+  std::error_code fec;
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::exists(parent, fec)) {
+    fs::create_directories(parent, fec);
+    if (fec) {
+      error = "cannot create " + parent.string() + ": " + fec.message();
+      return false;
+    }
+    ::chmod(parent.c_str(), 0700);
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      error = path + " exists and is not a socket";
+      return false;
+    }
+    local::socket probe(ioc);
+    boost::system::error_code ec;
+    probe.connect(local::endpoint(path), ec);
+    if (!ec) {
+      error = "another server is already listening on " + path;
+      return false;
+    }
+    ::unlink(path.c_str());
+  }
+  boost::system::error_code ec;
+  acceptor.open(local{}, ec);
+  const mode_t old = ::umask(0177);  // the socket file is born 0600: no window for others
+  if (!ec) acceptor.bind(local::endpoint(path), ec);
+  ::umask(old);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on " + path + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& printed,
+             std::string& error) {
+  boost::system::error_code ec;
+  const std::string host = a.host == "localhost" ? "127.0.0.1" : a.host;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    error = "bad address \"" + a.host + "\": use a numeric IPv4 or IPv6 address or localhost";
+    return false;
+  }
+  tcp::endpoint endpoint(address, a.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on " + a.host + ":" + std::to_string(a.port) + ": " + ec.message();
+    return false;
+  }
+  const auto bound = acceptor.local_endpoint(ec);
+  printed = (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+            std::to_string(bound.port());
+  return true;
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  ReserveStdio();
+  ::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error code, not a death
+
+  std::vector<ListenAddress> addresses;
+  std::vector<std::string> specs = options.listen;
+  if (specs.empty()) specs.push_back("unix:" + base::DefaultSocketPath());
+  bool need_token = false;
+  for (const auto& spec : specs) {
+    std::string error;
+    auto a = ParseListenAddress(spec, error);
+    if (!a) {
+      base::LogError("--listen: " + error);
+      return 2;
+    }
+    need_token |= !a->is_unix && !options.no_auth;
+    addresses.push_back(*a);
+  }
+
+  std::string token;
+  if (need_token) {
+    std::string where, error;
+    std::error_code fec;
+    std::filesystem::create_directories(base::DefaultRuntimeDir(), fec);
+    auto loaded = LoadToken(options.token_file, base::DefaultTokenPath(), where, error);
+    if (!loaded) {
+      base::LogError(error);
+      return 1;
+    }
+    token = *loaded;
+    base::LogInfo("TCP clients must send the token from " + where + " as a bearer token");
+  }
+
+  asio::io_context ioc(1);
+  proc::TableOptions table_options;
+  table_options.default_workdir = options.workdir;
+  table_options.base_env = BaseEnvironment(options.env_file);
+  table_options.drain_grace = options.drain_grace;
+  table_options.shutdown_grace = options.shutdown_grace;
+  table_options.max_live = options.max_processes;
+  proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
+
+  HttpServer* server_ptr = nullptr;
+  api::Router router(table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }});
+  HttpServer server(ioc, router, options, token);
+  server_ptr = &server;
+
+  std::vector<std::string> unix_paths;
+  for (const auto& a : addresses) {
+    std::string error, printed;
+    if (a.is_unix) {
+      local::acceptor acceptor(ioc);
+      if (!BindUnix(ioc, a.path, acceptor, error)) {
+        base::LogError(error);
+        return 1;
+      }
+      unix_paths.push_back(a.path);
+      printed = "unix:" + a.path;
+      server.Listen(std::move(acceptor), false);
+    } else {
+      tcp::acceptor acceptor(ioc);
+      if (!BindTcp(a, acceptor, printed, error)) {
+        base::LogError(error);
+        return 1;
+      }
+      if (options.no_auth) base::LogWarning("listening on " + printed + " without auth");
+      server.Listen(std::move(acceptor), !options.no_auth);
+    }
+    std::printf("listening on %s\n", printed.c_str());
+  }
+  std::fflush(stdout);
+
+  asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);
+  bool stopping = false;
+  std::function<void()> watch_signals = [&] {
+    stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      watch_signals();  // keep the handler installed: a second signal must not kill us
+      if (stopping) return;
+      stopping = true;
+      base::LogInfo(std::string("received ") + ::sigabbrev_np(sig) + ", shutting down");
+      asio::co_spawn(
+          ioc,
+          [&]() -> asio::awaitable<void> {
+            co_await table.Shutdown();
+            server.Close();
+            stop_signals.cancel();
+            ioc.stop();
+          },
+          asio::detached);
+    });
+  };
+  watch_signals();
+
+  ioc.run();
+  // Let the sessions that Close() ended unwind before their objects go away.
+  ioc.restart();
+  ioc.run_for(kDrainAfterShutdown);
+  for (const auto& path : unix_paths) ::unlink(path.c_str());
+  base::LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace corral::server

@@ -1,0 +1,126 @@
+#include "sys/child.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "base/unique_fd.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace corral::sys {
+namespace {
+
+std::error_code Errno() { return {errno, std::system_category()}; }
+
+int WaitPidfd(int pidfd, siginfo_t& info, int options) {
+  info.si_pid = 0;
+  int rc;
+  do {
+    rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, options);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+// Appends the pids in a whitespace-separated /proc children file.
+void ReadPids(const std::string& path, std::vector<pid_t>& out) {
+  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return;
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    while (p < end && *p == ' ') ++p;
+    pid_t pid = 0;
+    auto [next, ec] = std::from_chars(p, end, pid);
+    if (ec != std::errc{}) break;
+    out.push_back(pid);
+    p = next;
+  }
+}
+
+}  // namespace
+
+std::optional<ExitStatus> PeekExit(int pidfd) {
+  siginfo_t info{};
+  if (WaitPidfd(pidfd, info, WEXITED | WNOWAIT | WNOHANG) != 0 || info.si_pid == 0) {
+    return std::nullopt;
+  }
+  ExitStatus status;
+  if (info.si_code == CLD_EXITED) {
+    status.code = info.si_status;
+  } else {
+    status.signaled = true;
+    status.signal = info.si_status;
+  }
+  return status;
+}
+
+void ReapExited(int pidfd, bool block) {
+  siginfo_t info{};
+  WaitPidfd(pidfd, info, WEXITED | (block ? 0 : WNOHANG));
+}
+
+bool ReapIfExited(pid_t pid) {
+  siginfo_t info{};
+  info.si_pid = 0;
+  int rc;
+  do {
+    rc = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 && info.si_pid == pid;
+}
+
+std::vector<pid_t> ListChildren() {
+  std::vector<pid_t> pids;
+  // Children are listed per thread; read every task so no thread's children are missed.
+  DIR* dir = ::opendir("/proc/self/task");
+  if (dir == nullptr) return pids;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    ReadPids(std::string("/proc/self/task/") + entry->d_name + "/children", pids);
+  }
+  ::closedir(dir);
+  return pids;
+}
+
+pid_t ProcessGroupOf(pid_t pid) {
+  pid_t pgid = ::getpgid(pid);
+  return pgid < 0 ? -1 : pgid;
+}
+
+std::error_code SignalGroup(pid_t pgid, int sig) {
+  if (pgid <= 1) return std::make_error_code(std::errc::invalid_argument);
+  return ::kill(-pgid, sig) == 0 ? std::error_code{} : Errno();
+}
+
+std::error_code SignalChild(pid_t pid, int sig) {
+  if (pid <= 1) return std::make_error_code(std::errc::invalid_argument);
+  return ::kill(pid, sig) == 0 ? std::error_code{} : Errno();
+}
+
+std::error_code BecomeChildSubreaper() {
+  return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? std::error_code{} : Errno();
+}
+
+std::string SignalName(int sig) {
+  if (const char* abbrev = ::sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+  return "SIG" + std::to_string(sig);
+}
+
+}  // namespace corral::sys

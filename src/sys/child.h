@@ -1,0 +1,51 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace corral::sys {
+
+// How a child ended.
+struct ExitStatus {
+  int code = 0;    // exit code when !signaled
+  int signal = 0;  // terminating signal when signaled
+  bool signaled = false;
+};
+
+// Reports the exit of the child behind `pidfd` without reaping it (WNOWAIT): its zombie keeps
+// the pid and the process group id pinned. Returns nullopt while it still runs.
+std::optional<ExitStatus> PeekExit(int pidfd);
+
+// Reaps the child behind `pidfd`. REQUIRES: it has exited (PeekExit returned a value), or
+// `block` is set, which waits for the exit (use only right after killing it).
+void ReapExited(int pidfd, bool block = false);
+
+// Reaps `pid` if it has exited. REQUIRES: pid is our child and no one else reaps it.
+// Returns true if it was reaped.
+bool ReapIfExited(pid_t pid);
+
+// The pids of our direct children (including those the subreaper setting handed us), zombies
+// included. Empty if /proc cannot be read.
+std::vector<pid_t> ListChildren();
+
+// The process group of `pid`, or -1 if it is gone.
+pid_t ProcessGroupOf(pid_t pid);
+
+// kill(-pgid, sig). REQUIRES: some member of the group is unreaped by us, so that the pgid
+// cannot have been reused by a stranger.
+std::error_code SignalGroup(pid_t pgid, int sig);
+
+// kill(pid, sig). REQUIRES: pid is our unreaped child.
+std::error_code SignalChild(pid_t pid, int sig);
+
+// Makes orphaned descendants reparent to this process instead of init.
+std::error_code BecomeChildSubreaper();
+
+// "SIGKILL" for SIGKILL; "SIG<n>" for a number without a name.
+std::string SignalName(int sig);
+
+}  // namespace corral::sys

@@ -1,0 +1,313 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace corral::testing {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+RawConnection::RawConnection(const std::string& host, int port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+RawConnection::~RawConnection() { Close(); }
+
+void RawConnection::Close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool RawConnection::Send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+HttpResult RawConnection::ReadResponse(std::chrono::milliseconds timeout) {
+  HttpResult r;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto fill = [&]() -> bool {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending_.append(buf, static_cast<size_t>(n));
+    return true;
+  };
+  std::size_t end;
+  while ((end = pending_.find("\r\n\r\n")) == std::string::npos) {
+    if (!fill()) return r;
+  }
+  std::istringstream head(pending_.substr(0, end));
+  pending_.erase(0, end + 4);
+  std::string line;
+  std::getline(head, line);
+  if (line.size() >= 12) r.status = std::atoi(line.c_str() + 9);
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    r.headers[Lower(line.substr(0, colon))] = value;
+  }
+  std::size_t length = 0;
+  if (auto it = r.headers.find("content-length"); it != r.headers.end()) {
+    length = std::stoull(it->second);
+  }
+  if (r.status == 100) return ReadResponse(timeout);
+  while (pending_.size() < length) {
+    if (!fill()) {
+      r.status = 0;
+      return r;
+    }
+  }
+  r.body = pending_.substr(0, length);
+  pending_.erase(0, length);
+  boost::system::error_code ec;
+  r.json = json::parse(r.body, ec);
+  if (ec) r.json = nullptr;
+  return r;
+}
+
+bool RawConnection::ClosedByPeer(std::chrono::milliseconds timeout) {
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN;
+  }
+}
+
+Server::Server() : Server(Options{}) {}
+
+Server::Server(Options options) {
+  log_path_ = TempDir() + "/server.log";
+  std::vector<std::string> args = {kCorral, "serve"};
+  if (options.tcp_no_auth) {
+    args.insert(args.end(), {"--listen", "127.0.0.1:0", "--no-auth"});
+  }
+  args.insert(args.end(), options.args.begin(), options.args.end());
+
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test must not leave servers behind
+    for (const auto& [k, v] : options.env) ::setenv(k.c_str(), v.c_str(), 1);
+    ::dup2(out[1], 1);
+    int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(log, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ::close(out[1]);
+  // Read "listening on ..." lines until one per listener has come, or stdout goes quiet.
+  std::string text;
+  std::size_t expected = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) expected += args[i] == "--listen";
+  if (expected == 0) expected = 1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (listening_.size() < expected && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    std::size_t nl;
+    while ((nl = text.find('\n')) != std::string::npos) {
+      std::string line = text.substr(0, nl);
+      text.erase(0, nl + 1);
+      if (line.starts_with("listening on ")) listening_.push_back(line.substr(13));
+    }
+  }
+  ::close(out[0]);
+  for (const auto& l : listening_) {
+    if (l.starts_with("unix:") || port_ != 0) continue;
+    auto colon = l.rfind(':');
+    host_ = l.substr(0, colon);
+    port_ = std::atoi(l.c_str() + colon + 1);
+  }
+  if (listening_.empty()) {
+    ADD_FAILURE() << "server did not start; log:\n" << Log();
+  }
+}
+
+Server::~Server() {
+  if (pid_ > 0) Stop();
+}
+
+std::string Server::Log() const { return ReadFileText(log_path_); }
+
+int Server::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  // Bounded: a server that will not stop is killed, and the test sees a non-zero status.
+  for (int i = 0; i < 1500; ++i) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  ADD_FAILURE() << "server did not stop within 30 s of SIGTERM";
+  return status;
+}
+
+HttpResult Server::Request(const std::string& method, const std::string& target,
+                           const std::string& body,
+                           const std::map<std::string, std::string>& headers) {
+  RawConnection c(host_, port_);
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST") {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n";
+  }
+  req += "\r\n" + body;
+  c.Send(req);  // the server may answer (413) before taking it all: read the answer regardless
+  return c.ReadResponse(std::chrono::minutes(6));
+}
+
+std::string Server::Start(const std::string& command, const std::string& extra_json,
+                          const std::map<std::string, std::string>& headers) {
+  std::string body = "{\"command\":" + Quote(command);
+  if (!extra_json.empty()) body += "," + extra_json;
+  body += "}";
+  HttpResult r = Post("/api/v0/processes/start", body, headers);
+  EXPECT_EQ(r.status, 200) << r.body;
+  if (r.status != 200 || !r.json.is_object()) return "";
+  return std::string(r.json.at("id").as_string());
+}
+
+json::object Server::WaitOutput(const std::string& id,
+                                const std::map<std::string, std::string>& headers) {
+  for (int i = 0; i < 10; ++i) {
+    HttpResult r = Get("/api/v0/processes/" + id + "/output?wait=true", headers);
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200 || !r.json.is_object()) return {};
+    if (!r.json.at("running").as_bool()) return r.json.as_object();
+  }
+  ADD_FAILURE() << "process " << id << " still running";
+  return {};
+}
+
+json::object Server::Health() {
+  HttpResult r = Get("/api/v0/health");
+  EXPECT_EQ(r.status, 200);
+  return r.json.is_object() ? r.json.as_object() : json::object();
+}
+
+bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string Quote(const std::string& s) { return json::serialize(json::string(s)); }
+
+std::string TempDir() {
+  static const std::string root = [] {
+    std::string t = (fs::temp_directory_path() / "corral-test-XXXXXX").string();
+    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(root, ec);
+    });
+    return t;
+  }();
+  static int n = 0;
+  std::string dir = root + "/" + std::to_string(++n);
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool Alive(pid_t pid) {
+  std::string stat = ReadFileText("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+std::vector<pid_t> ZombieChildren(pid_t pid) {
+  std::vector<pid_t> zombies;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = ReadFileText(entry.path() / "stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    pid_t ppid;
+    rest >> state >> ppid;
+    if (ppid == pid && state == 'Z') zombies.push_back(std::stoi(name));
+  }
+  return zombies;
+}
+
+}  // namespace corral::testing

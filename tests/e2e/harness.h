@@ -1,0 +1,114 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace corral::testing {
+
+// The child helper and corral binaries, as built.
+inline const std::string kHelper = CORRAL_CHILD_HELPER;
+inline const std::string kCorral = CORRAL_BINARY;
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  boost::json::value json;  // the body parsed, or null
+};
+
+// A TCP connection to the server speaking raw bytes, for tests that need exact control.
+class RawConnection {
+ public:
+  RawConnection(const std::string& host, int port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool Send(std::string_view bytes);
+  // Reads one HTTP response (headers, then Content-Length bytes); status 0 on EOF or timeout.
+  HttpResult ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // True once the server has closed the connection (reads EOF within timeout).
+  bool ClosedByPeer(std::chrono::milliseconds timeout);
+  void Close();
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// The real corral binary, started on 127.0.0.1 port 0 for one test and stopped after it.
+class Server {
+ public:
+  struct Options {
+    std::vector<std::string> args;               // after `serve`
+    std::map<std::string, std::string> env;      // added to the server's environment
+    bool tcp_no_auth = true;                     // add --listen 127.0.0.1:0 --no-auth
+  };
+  Server();
+  explicit Server(Options options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  // Every "listening on X" line the server printed.
+  const std::vector<std::string>& listening() const { return listening_; }
+  // What the server wrote to stderr so far.
+  std::string Log() const;
+
+  HttpResult Request(const std::string& method, const std::string& target,
+                     const std::string& body = "",
+                     const std::map<std::string, std::string>& headers = {});
+  HttpResult Get(const std::string& target, const std::map<std::string, std::string>& h = {}) {
+    return Request("GET", target, "", h);
+  }
+  HttpResult Post(const std::string& target, const std::string& body,
+                  const std::map<std::string, std::string>& h = {}) {
+    return Request("POST", target, body, h);
+  }
+
+  // Starts a command; returns its id (fails the test on error).
+  std::string Start(const std::string& command, const std::string& extra_json = "",
+                    const std::map<std::string, std::string>& headers = {});
+  // GET output?wait=true until the process is done (re-asking past the server's cap).
+  boost::json::object WaitOutput(const std::string& id,
+                                 const std::map<std::string, std::string>& headers = {});
+  boost::json::object Health();
+
+  // SIGTERM, then waits for exit; returns the wait status.
+  int Stop();
+
+ private:
+  pid_t pid_ = -1;
+  std::string host_;
+  int port_ = 0;
+  std::vector<std::string> listening_;
+  std::string log_path_;
+};
+
+// Polls `condition` every 20 ms for up to `limit`; true once it holds.
+bool Eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(15));
+
+// JSON string of s.
+std::string Quote(const std::string& s);
+
+// A fresh temporary directory, removed at exit of the test binary.
+std::string TempDir();
+
+// True if pid names a live (non-zombie) process.
+bool Alive(pid_t pid);
+
+// Zombie children of pid.
+std::vector<pid_t> ZombieChildren(pid_t pid);
+
+}  // namespace corral::testing
