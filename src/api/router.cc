@@ -2,11 +2,11 @@
 
 #include <signal.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
 
@@ -167,13 +167,12 @@ Response Router::Signal(std::string_view id, const std::string& chat, std::strin
     return Error(409, "Process \"" + std::string(id) + "\" is not running.");
   }
   if (!s.ok()) return Error(500, "Failed to send signal.", s.message());
-  return Json(200, EncodeMessage("Signal \"" + name + "\" sent to process \"" + std::string(id) +
-                                 "\"."));
+  return Json(
+      200, EncodeMessage("Signal \"" + name + "\" sent to process \"" + std::string(id) + "\"."));
 }
 
 Response Router::Health() {
-  return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(),
-                                 table_.waiters(),
+  return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(), table_.waiters(),
                                  counters_.connections ? counters_.connections() : 0}));
 }
 

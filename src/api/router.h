@@ -50,8 +50,8 @@ class Router {
  private:
   Response Start(const Request& request, const std::string& chat);
   Response List(const std::string& chat);
-  boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat,
-                                          bool wait, std::chrono::milliseconds timeout,
+  boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat, bool wait,
+                                          std::chrono::milliseconds timeout,
                                           ClientGone client_gone);
   Response Signal(std::string_view id, const std::string& chat, std::string_view body);
   Response Health();

@@ -34,7 +34,7 @@ std::string EncodeOutput(const proc::Process& process);
 
 struct Health {
   bool closing;
-  std::size_t processes;    // in the table, running or done
+  std::size_t processes;  // in the table, running or done
   std::size_t running;
   std::size_t waiters;      // requests blocked in ?wait=true
   std::size_t connections;  // open client connections

@@ -25,15 +25,16 @@ CLI::Option* AddDuration(CLI::App* app, const std::string& name, std::int64_t& m
 }
 
 struct Durations {
-  std::int64_t drain_ms = 5000, shutdown_ms = 3000, request_ms = 30000;
+  std::int64_t drain_ms = 5000, shutdown_ms = 3000, request_ms = 30000, retention_ms = 300000;
 };
 
 void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
   CLI::App* serve = app.add_subcommand("serve", "Run the process server.");
-  serve->add_option("--listen", o.listen,
-                    "Where to listen: unix:/path or HOST:PORT (port 0 picks one); repeatable. "
-                    "Default: the user's socket, $XDG_RUNTIME_DIR/corral.sock or "
-                    "/tmp/corral-$UID/corral.sock")
+  serve
+      ->add_option("--listen", o.listen,
+                   "Where to listen: unix:/path or HOST:PORT (port 0 picks one); repeatable. "
+                   "Default: the user's socket, $XDG_RUNTIME_DIR/corral.sock or "
+                   "/tmp/corral-$UID/corral.sock")
       ->type_name("ADDR")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -50,6 +51,8 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
               "On shutdown, time between SIGTERM and SIGKILL to every process group", "3s");
   AddDuration(serve, "--request-timeout", d.request_ms,
               "Time a client has to send a whole request (slow clients are cut off)", "30s");
+  AddDuration(serve, "--retention", d.retention_ms,
+              "How long a finished process stays listed before it is forgotten", "5m");
   serve->add_option("--max-processes", o.max_processes, "Most commands running at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
       serve_options.drain_grace = std::chrono::milliseconds(durations.drain_ms);
       serve_options.shutdown_grace = std::chrono::milliseconds(durations.shutdown_ms);
       serve_options.request_timeout = std::chrono::milliseconds(durations.request_ms);
+      serve_options.retention = std::chrono::milliseconds(durations.retention_ms);
       return server::Serve(serve_options);
     }
   } catch (const std::exception& e) {

@@ -46,15 +46,15 @@ inline constexpr std::size_t kCutLineBytes = kMaxLineBytes - kLineCutMarker.size
 
 // Why the rendered text is not the whole output byte for byte.
 struct Truncation {
-  std::uint64_t original_bytes = 0;  // everything the command wrote
-  std::uint64_t retained_bytes = 0;  // raw output bytes the text still represents
-  std::uint64_t omitted_bytes = 0;   // bytes left out between head and tail
-  std::uint64_t lines_truncated = 0; // lines cut to kMaxLineBytes
+  std::uint64_t original_bytes = 0;   // everything the command wrote
+  std::uint64_t retained_bytes = 0;   // raw output bytes the text still represents
+  std::uint64_t omitted_bytes = 0;    // bytes left out between head and tail
+  std::uint64_t lines_truncated = 0;  // lines cut to kMaxLineBytes
   // original_bytes - retained_bytes - omitted_bytes is what the line cuts dropped.
 };
 
 struct RenderedOutput {
-  std::string text;                       // always valid UTF-8
+  std::string text;                      // always valid UTF-8
   std::optional<Truncation> truncation;  // set iff text is not the whole output byte for byte
 };
 

@@ -19,7 +19,12 @@ namespace corral::proc {
 class Process {
  public:
   Process(boost::asio::any_io_executor ex, std::string id, std::uint64_t sequence)
-      : id_(std::move(id)), sequence_(sequence), pidfd_(ex), pipe_(ex), grace_(ex), done_event_(ex) {}
+      : id_(std::move(id)),
+        sequence_(sequence),
+        pidfd_(ex),
+        pipe_(ex),
+        grace_(ex),
+        done_event_(ex) {}
 
   const std::string& id() const { return id_; }
   const std::string& chat_id() const { return chat_id_; }  // empty: started without a chat
@@ -52,7 +57,7 @@ class Process {
   std::int64_t started_at_unix_ = 0;
   std::int64_t exited_at_unix_ = 0;
 
-  pid_t pid_ = -1;  // also the pgid: the shell leads its own group
+  pid_t pid_ = -1;                               // also the pgid: the shell leads its own group
   boost::asio::posix::stream_descriptor pidfd_;  // readable once the shell exits
   boost::asio::posix::stream_descriptor pipe_;   // the read end of stdout+stderr
   boost::asio::steady_timer grace_;              // the drain grace after the shell exited

@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/uuid/uuid_generators.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <cstring>
 #include <filesystem>
 
 #include "base/log.h"
@@ -110,9 +110,9 @@ std::vector<std::string> ProcessTable::BuildEnv(const StartSpec& spec) const {
 base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec& spec) {
   if (closing_) return Status(Code::kUnavailable, "server is closing");
   if (live_ >= options_.max_live) {
-    return Status(Code::kResourceExhausted,
-                  "the server runs at most " + std::to_string(options_.max_live) +
-                      " processes at once; wait for some to finish");
+    return Status(Code::kResourceExhausted, "the server runs at most " +
+                                                std::to_string(options_.max_live) +
+                                                " processes at once; wait for some to finish");
   }
   Status error;
   std::string workdir = ResolveWorkdir(spec.workdir, error);
@@ -318,7 +318,7 @@ void ProcessTable::ScheduleForget() {
   for (const auto& [id, p] : processes_) {
     if (!p->done_) continue;
     ++done;
-    earliest = std::min(earliest, p->done_at_ + kDoneRetention);
+    earliest = std::min(earliest, p->done_at_ + options_.retention);
   }
   if (done > kMaxRetainedDone) earliest = base::SteadyClock::now();
   if (earliest == base::SteadyClock::time_point::max()) return;
@@ -332,7 +332,7 @@ void ProcessTable::Forget() {
   const auto now = base::SteadyClock::now();
   std::vector<ProcessPtr> done;
   for (auto it = processes_.begin(); it != processes_.end();) {
-    if (it->second->done_ && it->second->done_at_ + kDoneRetention <= now) {
+    if (it->second->done_ && it->second->done_at_ + options_.retention <= now) {
       it = processes_.erase(it);
     } else {
       if (it->second->done_) done.push_back(it->second);
@@ -365,7 +365,8 @@ asio::awaitable<void> ProcessTable::Shutdown() {
     ReapOrphans();
     return live_ == 0 && sys::ListChildren().empty();
   };
-  auto wait_until = [&](base::SteadyClock::time_point deadline, int resend) -> asio::awaitable<bool> {
+  auto wait_until = [&](base::SteadyClock::time_point deadline,
+                        int resend) -> asio::awaitable<bool> {
     while (!settled()) {
       if (base::SteadyClock::now() >= deadline) co_return false;
       // New orphans keep appearing as their parents die: signal them too.

@@ -20,7 +20,7 @@ namespace corral::proc {
 
 using Environment = std::map<std::string, std::string>;
 
-// How long a done process stays visible before it is forgotten (404 afterwards).
+// How long a done process stays visible before it is forgotten (404 afterwards), by default.
 inline constexpr std::chrono::minutes kDoneRetention{5};
 // At most this many done processes are remembered; past it the oldest are forgotten first, so
 // memory stays bounded (~32 KiB of output each) however fast commands are started.
@@ -33,6 +33,7 @@ struct TableOptions {
   // grandchild) before the process counts as done anyway.
   std::chrono::milliseconds drain_grace{5000};
   std::size_t max_live = 1024;  // running processes; starts past it are refused
+  std::chrono::milliseconds retention = kDoneRetention;
   // On shutdown, how long process groups get between SIGTERM and SIGKILL.
   std::chrono::milliseconds shutdown_grace{3000};
 };
@@ -46,7 +47,7 @@ struct StartSpec {
 };
 
 // The process table: starts commands, watches them until they are done, signals them, forgets
-// them after kDoneRetention, reaps every child (orphans included) and shuts everything down.
+// them after the retention, reaps every child (orphans included) and shuts everything down.
 // Single-threaded: every call and every handler runs on the executor's one thread.
 class ProcessTable {
  public:

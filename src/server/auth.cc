@@ -80,9 +80,8 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
   return ConstantTimeEquals(token, authorization);
 }
 
-std::optional<std::string> LoadToken(const std::string& token_file,
-                                     const std::string& default_file, std::string& where,
-                                     std::string& error) {
+std::optional<std::string> LoadToken(const std::string& token_file, const std::string& default_file,
+                                     std::string& where, std::string& error) {
   if (!token_file.empty()) {
     where = "the token file " + token_file;
     return ReadFile(token_file, error);

@@ -17,8 +17,7 @@ bool BearerMatches(std::string_view authorization, std::string_view token);
 // file (created 0600 with a fresh random token when missing). Sets `where` to a description of
 // the source, for the log; the token itself is never logged. Returns nullopt with `error` set
 // when the chosen source is unusable.
-std::optional<std::string> LoadToken(const std::string& token_file,
-                                     const std::string& default_file, std::string& where,
-                                     std::string& error);
+std::optional<std::string> LoadToken(const std::string& token_file, const std::string& default_file,
+                                     std::string& where, std::string& error);
 
 }  // namespace corral::server

@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string env_file;             // KEY=VALUE lines, or an executable that prints them
   std::chrono::milliseconds drain_grace{5000};
   std::chrono::milliseconds shutdown_grace{3000};
+  std::chrono::milliseconds retention{5 * 60 * 1000};  // done processes are forgotten after it
   // A request must arrive whole within this (so must the next one on an idle connection).
   std::chrono::milliseconds request_timeout{30000};
   std::size_t max_processes = 1024;

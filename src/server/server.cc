@@ -2,8 +2,8 @@
 // All of Beast lives in this one translation unit to keep builds fast.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -153,9 +153,9 @@ class HttpServer {
     http::response<http::string_body> res{http::status::service_unavailable, 11};
     res.set(http::field::content_type, "application/json");
     res.set(http::field::connection, "close");
-    res.body() = api::EncodeError("Too many connections.",
-                                  "the server accepts at most " +
-                                      std::to_string(max_connections_) + " at once");
+    res.body() = api::EncodeError(
+        "Too many connections.",
+        "the server accepts at most " + std::to_string(max_connections_) + " at once");
     res.prepare_payload();
     stream.expires_after(1s);
     co_await http::async_write(stream, res, kNoThrow);
@@ -258,8 +258,8 @@ class HttpServer {
       api::Response response;
       if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
         response.status = 401;
-        response.body = api::EncodeError("Unauthorized.",
-                                         "send the server's token as Authorization: Bearer");
+        response.body =
+            api::EncodeError("Unauthorized.", "send the server's token as Authorization: Bearer");
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
       } else {
         // A ?wait=true may hold the request for minutes: no deadline while the router works.
@@ -407,6 +407,7 @@ int Serve(const ServeOptions& options) {
   table_options.base_env = BaseEnvironment(options.env_file);
   table_options.drain_grace = options.drain_grace;
   table_options.shutdown_grace = options.shutdown_grace;
+  table_options.retention = options.retention;
   table_options.max_live = options.max_processes;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 

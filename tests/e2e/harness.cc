@@ -222,8 +222,8 @@ HttpResult Server::Request(const std::string& method, const std::string& target,
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST") {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
   c.Send(req);  // the server may answer (413) before taking it all: read the answer regardless

@@ -47,9 +47,9 @@ class RawConnection {
 class Server {
  public:
   struct Options {
-    std::vector<std::string> args;               // after `serve`
-    std::map<std::string, std::string> env;      // added to the server's environment
-    bool tcp_no_auth = true;                     // add --listen 127.0.0.1:0 --no-auth
+    std::vector<std::string> args;           // after `serve`
+    std::map<std::string, std::string> env;  // added to the server's environment
+    bool tcp_no_auth = true;                 // add --listen 127.0.0.1:0 --no-auth
   };
   Server();
   explicit Server(Options options);

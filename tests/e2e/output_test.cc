@@ -18,7 +18,9 @@ class Output : public ::testing::Test {
   Server server_;
 };
 
-std::string Text(const boost::json::object& out) { return std::string(out.at("output").as_string()); }
+std::string Text(const boost::json::object& out) {
+  return std::string(out.at("output").as_string());
+}
 
 TEST_F(Output, UpToTwiceTheHeadComesBackWholeWithNoTruncation) {
   for (std::size_t n : {std::size_t{0}, kHead - 1, kHead, kHead + 1, kHead + kTail}) {
@@ -91,7 +93,9 @@ TEST_F(Output, ContiguousHeadAndTailRejoinASplitCharacter) {
 
 TEST_F(Output, InvalidUtf8BecomesReplacementCharacters) {
   auto out = Run(kHelper + " hex 41ff42c3284380e282");
-  EXPECT_EQ(Text(out), "A\xEF\xBF\xBD" "B\xEF\xBF\xBD(C\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(Text(out),
+            "A\xEF\xBF\xBD"
+            "B\xEF\xBF\xBD(C\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_FALSE(out.contains("truncated")) << "sanitising alone is not truncation";
 }
 

@@ -51,8 +51,8 @@ TEST(Process, ABackgroundChildHoldingThePipeDoesNotHangTheProcess) {
   Server server;
   const std::string id = server.Start("sleep 30 & echo started");
   // Within the drain grace the process is still running, though its shell has exited...
-  ASSERT_TRUE(Eventually(
-      [&] { return server.Get(OutputPath(id)).json.at("output") == "started\n"; }));
+  ASSERT_TRUE(
+      Eventually([&] { return server.Get(OutputPath(id)).json.at("output") == "started\n"; }));
   EXPECT_TRUE(server.Get(OutputPath(id)).json.at("running").as_bool());
   // ...and done after it, with the shell's real exit code (Coder reports -1 here).
   auto out = server.WaitOutput(id);
@@ -87,7 +87,8 @@ TEST(Process, TerminateIsTrappableAndKillIsNot) {
   Server server;
   const std::string id =
       server.Start("trap 'echo got-term' TERM; echo ready; while :; do sleep 0.05; done");
-  ASSERT_TRUE(Eventually([&] { return server.Get(OutputPath(id)).json.at("output") == "ready\n"; }));
+  ASSERT_TRUE(
+      Eventually([&] { return server.Get(OutputPath(id)).json.at("output") == "ready\n"; }));
   ASSERT_EQ(server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"terminate"})").status,
             200);
   ASSERT_TRUE(Eventually([&] {
@@ -112,8 +113,7 @@ TEST(Process, LeftoversOfAFinishedShellCanStillBeSignalled) {
   EXPECT_TRUE(Eventually([&] { return !Alive(leftover); }));
   // Once nothing of it is left, it is not running.
   EXPECT_TRUE(Eventually([&] {
-    return server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})").status ==
-           409;
+    return server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})").status == 409;
   }));
   EXPECT_TRUE(ZombieChildren(server.pid()).empty());
 }
@@ -146,14 +146,15 @@ TEST(Process, EnvironmentPrecedence) {
     f << "# hook\nB_VAR=from-file\nC_VAR=from-file\nexport D_VAR=from-file\n\n";
   }
   Server server({.args = {"--env-file", dir + "/env"},
-                 .env = {{"A_VAR", "from-server"}, {"B_VAR", "from-server"},
-                         {"C_VAR", "from-server"}, {"D_VAR", "from-server"},
+                 .env = {{"A_VAR", "from-server"},
+                         {"B_VAR", "from-server"},
+                         {"C_VAR", "from-server"},
+                         {"D_VAR", "from-server"},
                          {"CORRAL_TOKEN", "secret-token-value"}}});
   const std::string chat = "33333333-3333-4333-8333-333333333333";
-  const std::string id =
-      server.Start("echo $A_VAR $B_VAR $C_VAR $D_VAR $CODER_CHAT_ID ${CORRAL_TOKEN:-none}",
-                   R"("env":{"C_VAR":"from-request","CODER_CHAT_ID":"x"})",
-                   {{"Coder-Chat-Id", chat}});
+  const std::string id = server.Start(
+      "echo $A_VAR $B_VAR $C_VAR $D_VAR $CODER_CHAT_ID ${CORRAL_TOKEN:-none}",
+      R"("env":{"C_VAR":"from-request","CODER_CHAT_ID":"x"})", {{"Coder-Chat-Id", chat}});
   auto out = server.WaitOutput(id);
   EXPECT_EQ(out.at("output").as_string(),
             "from-server from-file from-request from-file " + chat + " none\n");
@@ -246,6 +247,17 @@ TEST(Process, ABurstOfShortCommandsLeavesNoZombie) {
     in >> rest;
     return rest.empty();
   })) << "orphans are reaped once they exit";
+}
+
+TEST(Process, DoneProcessesAreForgottenAfterTheRetentionWithoutAnyListCall) {
+  Server server({.args = {"--retention", "300ms"}});
+  const std::string done = server.Start("true");
+  const std::string running = server.Start("sleep 60");
+  server.WaitOutput(done);
+  EXPECT_TRUE(Eventually([&] { return server.Health().at("processes").as_int64() == 1; }))
+      << "the sweep runs on a timer, not on list";
+  EXPECT_EQ(server.Get(OutputPath(done)).status, 404);
+  EXPECT_EQ(server.Get(OutputPath(running)).status, 200) << "running processes stay";
 }
 
 TEST(Process, TheLiveProcessCapRefusesWith503AndStartsNothing) {

@@ -101,9 +101,9 @@ TEST_F(Protocol, UnknownRouteIs404AndWrongMethodIs405) {
   EXPECT_EQ(r.headers["allow"], "POST");
   EXPECT_EQ(server_.Post(kList, "{}").status, 405);
   EXPECT_EQ(server_.Request("DELETE", kList).status, 405);
-  EXPECT_EQ(server_.Post("/api/v0/processes/00000000-0000-4000-8000-000000000000/output", "")
-                .status,
-            405);
+  EXPECT_EQ(
+      server_.Post("/api/v0/processes/00000000-0000-4000-8000-000000000000/output", "").status,
+      405);
   EXPECT_EQ(server_.Get("/api/v0/processes/00000000-0000-4000-8000-000000000000/signal").status,
             405);
 }

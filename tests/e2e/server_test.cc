@@ -107,8 +107,8 @@ TEST(Server, TcpNeedsTheBearerToken) {
     std::ofstream f(dir + "/token");
     f << "s3cret-token\n";
   }
-  Server server({.args = {"--listen", "127.0.0.1:0", "--token-file", dir + "/token"},
-                 .tcp_no_auth = false});
+  Server server(
+      {.args = {"--listen", "127.0.0.1:0", "--token-file", dir + "/token"}, .tcp_no_auth = false});
   auto list = [&](std::map<std::string, std::string> h, const std::string& query = "") {
     return server.Get("/api/v0/processes/list" + query, h);
   };
@@ -186,8 +186,7 @@ TEST(Server, ASecondServerDoesNotStealALiveSocket) {
   Server first({.env = {{"XDG_RUNTIME_DIR", runtime}}, .tcp_no_auth = false});
   ASSERT_FALSE(first.listening().empty());
   std::string out = runtime + "/second.out";
-  const std::string cmd = "XDG_RUNTIME_DIR=" + runtime + " " + kCorral + " serve >" + out +
-                          " 2>&1";
+  const std::string cmd = "XDG_RUNTIME_DIR=" + runtime + " " + kCorral + " serve >" + out + " 2>&1";
   const int status = std::system(cmd.c_str());
   EXPECT_NE(WEXITSTATUS(status), 0);
   std::ifstream in(out);
@@ -233,13 +232,17 @@ TEST(Server, ExpectContinueIsAnswered) {
   Server server;
   RawConnection c(server.host(), server.port());
   const std::string body = R"({"command":"echo hi"})";
-  ASSERT_TRUE(c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
-  ASSERT_TRUE(Eventually([&] {
-    char buf[64];
-    ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
-    return n > 0 && std::string(buf, static_cast<size_t>(n)).starts_with("HTTP/1.1 100");
-  }, std::chrono::seconds(5)));
+  ASSERT_TRUE(
+      c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+             "Content-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        char buf[64];
+        ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+        return n > 0 && std::string(buf, static_cast<size_t>(n)).starts_with("HTTP/1.1 100");
+      },
+      std::chrono::seconds(5)));
   ASSERT_TRUE(c.Send(body));
   HttpResult r = c.ReadResponse();
   EXPECT_EQ(r.status, 200);

@@ -21,7 +21,8 @@ ApiError Err(std::string_view body) {
 }
 
 TEST(DecodeStart, ReadsEveryField) {
-  auto spec = Ok(R"({"command":"ls -l","workdir":"/tmp","env":{"A":"1","B":""},"background":true})");
+  auto spec =
+      Ok(R"({"command":"ls -l","workdir":"/tmp","env":{"A":"1","B":""},"background":true})");
   EXPECT_EQ(spec.command, "ls -l");
   EXPECT_EQ(spec.workdir, "/tmp");
   ASSERT_EQ(spec.env.size(), 2u);
@@ -45,7 +46,8 @@ TEST(DecodeStart, RejectsInvalidUtf8InTheBody) {
 }
 
 TEST(DecodeStart, RejectsDeepNesting) {
-  std::string deep = R"({"command":"ls","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
+  std::string deep =
+      R"({"command":"ls","x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
   EXPECT_EQ(Err(deep).status, 400);
 }
 
@@ -68,7 +70,8 @@ TEST(ChatId, CanonicalisesOrRejects) {
             "aaaaaaaa-1111-4111-8111-111111111111");
   EXPECT_EQ(ParseChatId("{aaaaaaaa-1111-4111-8111-111111111111}"),
             "aaaaaaaa-1111-4111-8111-111111111111");
-  EXPECT_EQ(ParseChatId("aaaaaaaa111141118111111111111111"), "aaaaaaaa-1111-4111-8111-111111111111");
+  EXPECT_EQ(ParseChatId("aaaaaaaa111141118111111111111111"),
+            "aaaaaaaa-1111-4111-8111-111111111111");
   EXPECT_EQ(ParseChatId(""), "");
   EXPECT_EQ(ParseChatId("00000000-0000-0000-0000-000000000000"), "");
   EXPECT_EQ(ParseChatId("not-a-uuid"), "");

@@ -10,7 +10,10 @@ bool IsOpen(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
 TEST(UniqueFd, ClosesOnDestructionAndOnReset) {
   int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  { UniqueFd owner(fd); EXPECT_TRUE(IsOpen(fd)); }
+  {
+    UniqueFd owner(fd);
+    EXPECT_TRUE(IsOpen(fd));
+  }
   EXPECT_FALSE(IsOpen(fd));
 
   int a = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -61,7 +61,8 @@ TEST(OutputBuffer, KeepsLastBytesAfterWrap) {
   b.Append(Pattern(kHeadBytes));
   // Wrap the ring several times with odd-sized writes.
   const std::string rest = Pattern(3 * kTailBytes + 123, kHeadBytes);
-  for (std::size_t i = 0; i < rest.size(); i += 1000) b.Append(std::string_view(rest).substr(i, 1000));
+  for (std::size_t i = 0; i < rest.size(); i += 1000)
+    b.Append(std::string_view(rest).substr(i, 1000));
   EXPECT_EQ(b.tail(), rest.substr(rest.size() - kTailBytes));
   EXPECT_EQ(b.head(), Pattern(kHeadBytes));
   EXPECT_EQ(b.total(), kHeadBytes + rest.size());
@@ -88,8 +89,7 @@ TEST(OutputBuffer, LineOfExactlyTheLimitIsKept) {
 }
 
 TEST(OutputBuffer, LineOverTheLimitIsCutToTheLimit) {
-  auto r = RenderOf(std::string(kMaxLineBytes + 1, 'x') + "\nshort\n" +
-                    std::string(10000, 'y'));
+  auto r = RenderOf(std::string(kMaxLineBytes + 1, 'x') + "\nshort\n" + std::string(10000, 'y'));
   const std::string cut_x = std::string(kCutLineBytes, 'x') + " ... [truncated]";
   const std::string cut_y = std::string(kCutLineBytes, 'y') + " ... [truncated]";
   EXPECT_EQ(cut_x.size(), kMaxLineBytes);
@@ -116,7 +116,8 @@ TEST(OutputBuffer, LineCutNeverSplitsACharacter) {
 TEST(OutputBuffer, HeadCutNeverSplitsACharacterAtAnyOffset) {
   for (std::size_t before = 1; before <= 3; ++before) {
     // A 3- or 4-byte character starting `before` bytes ahead of the head's end.
-    for (std::string_view ch : {std::string_view("\xE2\x82\xAC"), std::string_view("\xF0\x9F\x98\x80")}) {
+    for (std::string_view ch :
+         {std::string_view("\xE2\x82\xAC"), std::string_view("\xF0\x9F\x98\x80")}) {
       if (before >= ch.size()) continue;
       std::string data = Pattern(kHeadBytes - before);
       data += ch;
@@ -170,9 +171,10 @@ TEST(OutputBuffer, RandomInputAlwaysRendersValidBoundedUtf8WithCountsThatAddUp) 
     const int mode = round % 3;
     for (char& c : data) {
       const unsigned v = rng();
-      c = mode == 0 ? static_cast<char>(v)                                      // anything
-          : mode == 1 ? (v % 40 == 0 ? '\n' : static_cast<char>(0x80 | (v & 0x3F)))  // continuation soup
-                      : (v % 100 == 0 ? '\n' : "a\xC3\xA9\xE2\x82\xAC"[v % 6]);    // mostly text
+      c = mode == 0 ? static_cast<char>(v)  // anything
+          : mode == 1
+              ? (v % 40 == 0 ? '\n' : static_cast<char>(0x80 | (v & 0x3F)))  // continuation soup
+              : (v % 100 == 0 ? '\n' : "a\xC3\xA9\xE2\x82\xAC"[v % 6]);      // mostly text
     }
     OutputBuffer b;
     for (std::size_t i = 0; i < data.size();) {

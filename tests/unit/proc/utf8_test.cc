@@ -32,8 +32,13 @@ TEST(Utf8, RejectsOverlongsSurrogatesAndOutOfRange) {
 }
 
 TEST(Utf8, ReplacesEachMaximalSubpartOnce) {
-  EXPECT_EQ(Sanitized("a\xFF" "b"), "a" + kFffd + "b");
-  EXPECT_EQ(Sanitized("\xE2\x82" "A"), kFffd + "A") << "a truncated sequence is one U+FFFD";
+  EXPECT_EQ(Sanitized("a\xFF"
+                      "b"),
+            "a" + kFffd + "b");
+  EXPECT_EQ(Sanitized("\xE2\x82"
+                      "A"),
+            kFffd + "A")
+      << "a truncated sequence is one U+FFFD";
   EXPECT_EQ(Sanitized("\xC3\x28"), kFffd + "(");
   EXPECT_EQ(Sanitized("\x80\x80"), kFffd + kFffd);
   EXPECT_EQ(Sanitized("\xED\xA0\x80"), kFffd + kFffd + kFffd) << "surrogates: byte by byte";
@@ -48,12 +53,14 @@ TEST(Utf8, CompletePrefixDropsOnlyACharacterCutByTheEnd) {
   EXPECT_EQ(CompletePrefix("ab\xE2\x82\xAC"), 5u);
   EXPECT_EQ(CompletePrefix("ab\xFF"), 3u) << "invalid, not cut: kept for U+FFFD";
   EXPECT_EQ(CompletePrefix("ab\x80"), 3u);
-  EXPECT_EQ(CompletePrefix("a\xE2(" ), 3u);
+  EXPECT_EQ(CompletePrefix("a\xE2("), 3u);
   EXPECT_EQ(CompletePrefix(""), 0u);
 }
 
 TEST(Utf8, OrphanContinuationsAreAtMostThree) {
-  EXPECT_EQ(OrphanContinuations("\x82\xAC" "a"), 2u);
+  EXPECT_EQ(OrphanContinuations("\x82\xAC"
+                                "a"),
+            2u);
   EXPECT_EQ(OrphanContinuations("a\x82"), 0u);
   EXPECT_EQ(OrphanContinuations("\x80\x80\x80\x80"), 3u);
 }
@@ -61,7 +68,10 @@ TEST(Utf8, OrphanContinuationsAreAtMostThree) {
 TEST(Utf8, PrefixWithinNeverSplitsACharacter) {
   EXPECT_EQ(PrefixWithin("abc", 5), 3u);
   EXPECT_EQ(PrefixWithin("ab\xE2\x82\xAC", 4), 2u);
-  EXPECT_EQ(PrefixWithin("ab\xE2\x82\xAC" "c", 5), 5u);
+  EXPECT_EQ(PrefixWithin("ab\xE2\x82\xAC"
+                         "c",
+                         5),
+            5u);
   EXPECT_EQ(PrefixWithin("\xE2\x82\xAC\xE2\x82\xAC", 3), 3u);
 }
 
