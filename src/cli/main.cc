@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "base/log.h"
+#include "cli/commands.h"
 #include "server/options.h"
 
 namespace {
@@ -61,14 +62,76 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
       ->capture_default_str();
 }
 
+void AddClientOptions(CLI::App& app, cli::ClientOptions& c) {
+  app.add_option("--server", c.server,
+                 "The server: unix:/path/to/socket or http://host:port (default: the user's "
+                 "socket)")
+      ->envname("CORRAL_SERVER")
+      ->type_name("ADDR");
+  app.add_option("--token-file", c.token_file,
+                 "File with the bearer token for a TCP server (else $CORRAL_TOKEN, else the "
+                 "default token file)");
+  app.add_option("--chat-id", c.chat_id, "Act for this chat (sent as Coder-Chat-Id)")
+      ->envname("CORRAL_CHAT_ID")
+      ->type_name("UUID");
+  app.add_flag("--json", c.json, "Print the server's JSON answers unchanged");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app("corral: a process server for AI agents");
   app.require_subcommand(1);
+  app.fallthrough();  // the client options may also follow the subcommand
   server::ServeOptions serve_options;
   Durations durations;
   AddServe(app, serve_options, durations);
+
+  cli::ClientOptions client;
+  AddClientOptions(app, client);
+
+  cli::RunOptions run;
+  std::int64_t run_timeout_ms = -1;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "Run a command; in the foreground, wait for it and exit with its exit code "
+      "(128+n if killed by signal n, 124 if --timeout ran out first)");
+  run_cmd->add_option("--workdir", run.workdir, "Working directory");
+  run_cmd->add_option("--env", run.env, "Extra environment variable; repeatable")
+      ->type_name("KEY=VALUE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run_cmd->add_flag("--background", run.background, "Print the process id and return at once");
+  AddDuration(run_cmd, "--timeout", run_timeout_ms,
+              "Stop waiting after this long (the command keeps running)", "none");
+  run_cmd->add_option("command", run.command, "The command line (put it after --)")->required();
+
+  bool ps_all = false;
+  CLI::App* ps_cmd = app.add_subcommand("ps", "List processes (running ones; --all: also done)");
+  ps_cmd->add_flag("-a,--all", ps_all, "Also show processes that are done");
+
+  std::string id;
+  bool wait = false;
+  CLI::App* output_cmd = app.add_subcommand("output", "Print a process's output");
+  output_cmd->add_option("id", id, "Process id")->required();
+  output_cmd->add_flag("--wait", wait, "Wait until the process is done first");
+
+  std::string signal;
+  CLI::App* signal_cmd = app.add_subcommand("signal", "Signal a process's whole group");
+  signal_cmd->add_option("id", id, "Process id")->required();
+  signal_cmd->add_option("signal", signal, "terminate (SIGTERM) or kill (SIGKILL)")
+      ->required()
+      ->check(CLI::IsMember({"terminate", "kill"}));
+
+  bool embedded = false;
+  std::string mcp_workdir;
+  CLI::App* mcp_cmd = app.add_subcommand(
+      "mcp", "Serve the Model Context Protocol on stdin/stdout, backed by a corral server");
+  mcp_cmd->add_flag("--embedded", embedded,
+                    "Run a private in-process server instead of connecting to one");
+  mcp_cmd->add_option("--workdir", mcp_workdir,
+                      "With --embedded: the default working directory of commands");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -79,6 +142,14 @@ int main(int argc, char** argv) {
       serve_options.retention = std::chrono::milliseconds(durations.retention_ms);
       return server::Serve(serve_options);
     }
+    if (app.got_subcommand(run_cmd)) {
+      if (run_timeout_ms >= 0) run.timeout = std::chrono::milliseconds(run_timeout_ms);
+      return cli::Run(client, run);
+    }
+    if (app.got_subcommand(ps_cmd)) return cli::Ps(client, ps_all);
+    if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait);
+    if (app.got_subcommand(signal_cmd)) return cli::Signal(client, id, signal);
+    if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir);
   } catch (const std::exception& e) {
     base::LogError(e.what());
     return 1;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,11 @@ struct ServeOptions {
   std::chrono::milliseconds request_timeout{30000};
   std::size_t max_processes = 1024;
   std::size_t max_connections = 1024;
+  bool announce = true;  // print "listening on ADDR" lines on stdout
 };
 
-// Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code.
-int Serve(const ServeOptions& options);
+// Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code. `on_ready`, if
+// set, is called once every listener is bound, before any request is served.
+int Serve(const ServeOptions& options, const std::function<void()>& on_ready = {});
 
 }  // namespace corral::server

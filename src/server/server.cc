@@ -368,7 +368,7 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
 
 }  // namespace
 
-int Serve(const ServeOptions& options) {
+int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   ReserveStdio();
   ::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error code, not a death
 
@@ -437,7 +437,7 @@ int Serve(const ServeOptions& options) {
       if (options.no_auth) base::LogWarning("listening on " + printed + " without auth");
       server.Listen(std::move(acceptor), !options.no_auth);
     }
-    std::printf("listening on %s\n", printed.c_str());
+    if (options.announce) std::printf("listening on %s\n", printed.c_str());
   }
   std::fflush(stdout);
 
@@ -462,6 +462,7 @@ int Serve(const ServeOptions& options) {
     });
   };
   watch_signals();
+  if (on_ready) on_ready();  // after the signal handlers: a SIGTERM from now on is graceful
 
   ioc.run();
   // Let the sessions that Close() ended unwind before their objects go away.
