@@ -51,6 +51,12 @@ base::Result<std::unique_ptr<EmbeddedServer>> EmbeddedServer::Start(server::Serv
       ::_exit(code);
     }
   });
+  // Signals for the server (SIGCHLD above all) must go to its thread: here they would only
+  // interrupt the MCP thread's blocking socket calls with EINTR.
+  sigset_t server_signals;
+  sigemptyset(&server_signals);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&server_signals, sig);
+  ::pthread_sigmask(SIG_BLOCK, &server_signals, nullptr);
   if (!ready->get_future().get()) {
     self->thread_.join();
     g_owner_alive = false;

@@ -64,8 +64,9 @@ base::Result<json::object> CorralClient::Call(std::string_view method, const std
   if (o) {
     if (auto* m = o->if_contains("message"); m && m->is_string()) message = m->as_string().c_str();
     if (auto* d = o->if_contains("detail"); d && d->is_string() && !d->as_string().empty()) {
-      message += ": ";
+      message += " (";
       message += d->as_string().c_str();
+      message += ")";
     }
   }
   return Status(CodeFor(response->status), message);

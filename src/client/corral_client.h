@@ -20,7 +20,7 @@ struct StartArgs {
 };
 
 // The v0 API as calls. Each returns the server's JSON answer on success. On failure the Status
-// carries the server's message (and detail, after ": "), with a code after the HTTP status:
+// carries the server's message (and detail, in parentheses), with a code after the HTTP status:
 // 400 kInvalidArgument, 404 kNotFound, 409 kFailedPrecondition, 503 kResourceExhausted,
 // other errors kInternal; kUnavailable when no server answers.
 class CorralClient {

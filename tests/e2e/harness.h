@@ -95,6 +95,19 @@ class Server {
   std::string log_path_;
 };
 
+// What a run of a command-line program gave.
+struct CommandResult {
+  int exit_code = -1;  // 128+n for a signal, as a shell reports it
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (argv[0] a path) with `env` added to ours, stdin from /dev/null; waits at most
+// `limit`, then kills it.
+CommandResult RunProgram(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {},
+                         std::chrono::seconds limit = std::chrono::seconds(60));
+
 // Polls `condition` every 20 ms for up to `limit`; true once it holds.
 bool Eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(15));

@@ -1,0 +1,141 @@
+// Drives `corral mcp --embedded` with the official MCP TypeScript SDK client, over stdio.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const corral = process.env.CORRAL_BINARY;
+assert.ok(corral, 'CORRAL_BINARY must name the corral binary');
+
+let client;
+let transport;
+
+before(async () => {
+  transport = new StdioClientTransport({ command: corral, args: ['mcp', '--embedded'], stderr: 'pipe' });
+  client = new Client({ name: 'corral-test', version: '1.0.0' });
+  await client.connect(transport);
+});
+
+after(async () => {
+  await client.close();
+});
+
+const run = (args) => client.callTool({ name: 'run_command', arguments: args });
+
+test('the handshake negotiates 2025-06-18 and the tools capability', () => {
+  assert.equal(client.getServerVersion().name, 'corral');
+  assert.deepEqual(client.getServerCapabilities().tools, { listChanged: false });
+});
+
+test('tools/list gives every tool with exact input schemas', async () => {
+  const { tools } = await client.listTools();
+  const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+  assert.deepEqual(Object.keys(byName).sort(),
+    ['list_processes', 'process_output', 'run_command', 'signal_process']);
+  const runSchema = byName.run_command.inputSchema;
+  assert.deepEqual(runSchema.required, ['command']);
+  assert.equal(runSchema.properties.timeout_ms.type, 'integer');
+  assert.equal(runSchema.properties.background.type, 'boolean');
+  assert.deepEqual(byName.signal_process.inputSchema.properties.signal.enum, ['terminate', 'kill']);
+  assert.equal(byName.process_output.inputSchema.properties.wait_ms.type, 'integer');
+  for (const tool of tools) {
+    assert.ok(tool.description.length > 40, `${tool.name} is described for a model`);
+    assert.equal(tool.inputSchema.type, 'object');
+  }
+});
+
+test('run_command runs echo and returns structured and text results', async () => {
+  const result = await run({ command: 'echo hello from corral' });
+  assert.equal(result.isError, false, JSON.stringify(result));
+  assert.equal(result.structuredContent.output, 'hello from corral\n');
+  assert.equal(result.structuredContent.running, false);
+  assert.equal(result.structuredContent.exit_code, 0);
+  assert.match(result.content[0].text, /hello from corral\n\[process [0-9a-f-]{36} exited with code 0\]/);
+});
+
+test('a command that outlives its timeout keeps running and its output can be read later', async () => {
+  const first = await run({ command: 'echo start; sleep 1; echo end', timeout_ms: 200 });
+  assert.equal(first.structuredContent.running, true);
+  assert.match(first.content[0].text, /still running/);
+  const id = first.structuredContent.id;
+  const later = await client.callTool({ name: 'process_output', arguments: { id, wait_ms: 20000 } });
+  assert.equal(later.structuredContent.running, false);
+  assert.equal(later.structuredContent.output, 'start\nend\n');
+  assert.equal(later.structuredContent.exit_code, 0);
+});
+
+test('a running command can be listed and killed', async () => {
+  const started = await run({ command: 'sleep 300', timeout_ms: 100 });
+  const id = started.structuredContent.id;
+  const listed = await client.callTool({ name: 'list_processes', arguments: {} });
+  assert.ok(listed.structuredContent.processes.some((p) => p.id === id && p.running));
+  const killed = await client.callTool({ name: 'signal_process', arguments: { id, signal: 'kill' } });
+  assert.equal(killed.isError, false, JSON.stringify(killed));
+  assert.equal(killed.structuredContent.message, `Signal "kill" sent to process "${id}".`);
+  const out = await client.callTool({ name: 'process_output', arguments: { id, wait_ms: 20000 } });
+  assert.equal(out.structuredContent.running, false);
+  assert.equal(out.structuredContent.exit_code, -1);
+  assert.equal(out.structuredContent.exit_signal, 'SIGKILL');
+});
+
+test('background returns the id at once', async () => {
+  const result = await run({ command: 'sleep 0.2; echo bg', background: true });
+  assert.equal(result.structuredContent.running, true);
+  const out = await client.callTool({
+    name: 'process_output', arguments: { id: result.structuredContent.id, wait_ms: 20000 } });
+  assert.equal(out.structuredContent.output, 'bg\n');
+});
+
+test('an unknown process is a tool error, not a protocol error', async () => {
+  const result = await client.callTool({
+    name: 'process_output', arguments: { id: '6f1c2a8e-1d2b-4c3d-9e4f-5a6b7c8d9e0f' } });
+  assert.equal(result.isError, true);
+  assert.match(result.content[0].text, /not found/);
+});
+
+test('an unknown tool is a JSON-RPC error', async () => {
+  await assert.rejects(client.callTool({ name: 'no_such_tool', arguments: {} }),
+    (e) => e.code === -32602 && /Unknown tool/.test(e.message));
+});
+
+test('arguments of the wrong type are invalid params', async () => {
+  await assert.rejects(run({ command: 'echo x', timeout_ms: 'soon' }), (e) => e.code === -32602);
+});
+
+test('a malformed line gets a JSON-RPC error and the server keeps answering', async () => {
+  // The SDK drops an error answer with a null id as unroutable, so read the raw stream too.
+  let raw = '';
+  const tap = (chunk) => { raw += chunk.toString(); };
+  transport._process.stdout.on('data', tap);
+  transport._process.stdin.write('{"jsonrpc": "2.0", "id": 99, oops\n');
+  await client.ping();
+  transport._process.stdout.off('data', tap);
+  const parseError = raw.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .find((m) => m.error?.code === -32700);
+  assert.ok(parseError, `a parse error answer arrived: ${raw}`);
+  assert.equal(parseError.id, null);
+  const echoed = await run({ command: 'echo still here' });
+  assert.equal(echoed.structuredContent.output, 'still here\n');
+});
+
+test('raw stdio: errors for every kind of bad message, then a clean exit on EOF', async () => {
+  const child = spawn(corral, ['mcp', '--embedded'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const lines = createInterface({ input: child.stdout });
+  const replies = [];
+  lines.on('line', (line) => replies.push(JSON.parse(line)));
+  const send = (text) => child.stdin.write(text + '\n');
+  send('not json');
+  send('[1, 2]');
+  send('{"jsonrpc": "1.0", "id": 1, "method": "ping"}');
+  send('{"jsonrpc": "2.0", "id": 2, "method": "no/such/method"}');
+  send('{"jsonrpc": "2.0", "method": "notifications/initialized"}');
+  send('{"jsonrpc": "2.0", "id": 3, "method": "ping"}');
+  child.stdin.end();
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  assert.deepEqual(replies.map((r) => [r.id, r.error?.code ?? 'ok']), [
+    [null, -32700], [null, -32600], [1, -32600], [2, -32601], [3, 'ok']]);
+});
