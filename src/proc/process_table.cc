@@ -227,7 +227,8 @@ void ProcessTable::Finish(Process& p) {
   p.done_event_.cancel();
   --live_;
   ScheduleForget();
-  ReapOrphans();  // the shell's exit may have handed us its children
+  // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
+  // that is a zombie already is announced by a SIGCHLD when it is reparented).
 }
 
 std::shared_ptr<const Process> ProcessTable::Find(std::string_view id) const {
@@ -282,7 +283,9 @@ asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> proc
 void ProcessTable::WatchSigchld() {
   sigchld_.async_wait([this](boost::system::error_code ec, int) {
     if (ec) return;
-    ReapOrphans();
+    // Most SIGCHLDs are a shell's exit, which its pidfd handles: skip reading /proc when no
+    // child at all is waiting to be reaped.
+    if (sys::AnyChildExited()) ReapOrphans();
     WatchSigchld();
   });
 }

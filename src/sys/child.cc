@@ -86,6 +86,16 @@ bool ReapIfExited(pid_t pid) {
   return rc == 0 && info.si_pid == pid;
 }
 
+bool AnyChildExited() {
+  siginfo_t info{};
+  info.si_pid = 0;
+  int rc;
+  do {
+    rc = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 && info.si_pid != 0;
+}
+
 std::vector<pid_t> ListChildren() {
   std::vector<pid_t> pids;
   // Children are listed per thread; read every task so no thread's children are missed.

@@ -28,6 +28,10 @@ void ReapExited(int pidfd, bool block = false);
 // Returns true if it was reaped.
 bool ReapIfExited(pid_t pid);
 
+// True if some child of ours has exited and is not yet reaped (it may be a tracked leader).
+// Cheap: one waitid(P_ALL, WNOWAIT) that reaps nothing.
+bool AnyChildExited();
+
 // The pids of our direct children (including those the subreaper setting handed us), zombies
 // included. Empty if /proc cannot be read.
 std::vector<pid_t> ListChildren();

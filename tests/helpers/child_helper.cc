@@ -7,6 +7,7 @@
 //                                  "started" and exit 0 at once
 //   child_helper ignore-term SECONDS   ignore SIGTERM, print "ready", sleep
 //   child_helper pidfile FILE SECONDS  write our pid to FILE, print "ready", sleep
+//   child_helper now               print CLOCK_REALTIME in nanoseconds and exit
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,12 @@ int main(int argc, char** argv) {
   }
   if (cmd == "hex" && argc >= 3) return Hex(argv[2]);
   if (cmd == "fds") return Fds();
+  if (cmd == "now") {
+    timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    Say((std::to_string(ts.tv_sec * 1'000'000'000LL + ts.tv_nsec) + "\n").c_str());
+    return 0;
+  }
   if (cmd == "hold" && argc >= 3) {
     if (::fork() == 0) {
       ::sleep(static_cast<unsigned>(std::atoi(argv[2])));
