@@ -2,12 +2,14 @@
 // prints one JSON object on stdout.
 //
 //   spawn    --concurrency N --count M            baseline: posix_spawn(sh -c true) + wait
+//   spawn-latency --helper PATH --samples S       baseline: posix_spawn to the command running
 //   start    --server URL --concurrency N --count M   POST /start of `true`, then wait for it
 //   latency  --server URL --helper PATH --waiters W --samples S
 //   ingest   --server URL --pid PID --bytes B     a command writing B bytes as fast as it can
 //   shell    --command CMD                        baseline: wall time of sh -c CMD
 //   scale    --server URL --pid PID --processes P --waiters W
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -131,7 +133,8 @@ int OpenWaiter(const std::string& host, int port, const std::string& id) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("connect waiter");
-  const std::string req = "GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string req =
+      "GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n";
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) Die("write waiter");
   return fd;
 }
@@ -160,9 +163,10 @@ int main(int argc, char** argv) {
   std::string server, helper, command;
   int concurrency = 1, count = 1000, waiters = 0, samples = 200, processes = 0, pid = 0;
   std::int64_t bytes = 0;
-  for (auto* sub : {app.add_subcommand("spawn"), app.add_subcommand("start"),
-                    app.add_subcommand("latency"), app.add_subcommand("ingest"),
-                    app.add_subcommand("shell"), app.add_subcommand("scale")}) {
+  for (auto* sub :
+       {app.add_subcommand("spawn"), app.add_subcommand("start"), app.add_subcommand("latency"),
+        app.add_subcommand("ingest"), app.add_subcommand("shell"), app.add_subcommand("scale"),
+        app.add_subcommand("spawn-latency")}) {
     sub->add_option("--server", server);
     sub->add_option("--helper", helper);
     sub->add_option("--command", command);
@@ -181,6 +185,31 @@ int main(int argc, char** argv) {
   if (mode == "spawn") {
     result["per_second"] =
         Throughput(concurrency, count, [] { return [] { SpawnAndWait("true"); }; });
+  } else if (mode == "spawn-latency") {
+    std::vector<double> to_running;
+    const std::string cmd = "exec " + helper + " now";
+    for (int i = 0; i < samples; ++i) {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) != 0) Die("pipe2");
+      posix_spawn_file_actions_t actions;
+      posix_spawn_file_actions_init(&actions);
+      posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+      char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
+                      const_cast<char*>(cmd.c_str()), nullptr};
+      const std::int64_t sent = RealtimeNs();
+      pid_t child;
+      if (posix_spawn(&child, "/bin/sh", &actions, nullptr, argv, environ) != 0) Die("spawn");
+      posix_spawn_file_actions_destroy(&actions);
+      close(fds[1]);
+      std::string text;
+      char buf[64];
+      for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) text.append(buf, n);
+      close(fds[0]);
+      waitpid(child, nullptr, 0);
+      to_running.push_back((std::stoll(text) - sent) / 1e6);
+    }
+    result["start_to_running_ms"] = {{"p50", Percentile(to_running, 0.5)},
+                                     {"p99", Percentile(to_running, 0.99)}};
   } else if (mode == "shell") {
     const auto t0 = Clock::now();
     SpawnAndWait(command.c_str());

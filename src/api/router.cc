@@ -61,58 +61,86 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
 
 }  // namespace
 
-asio::awaitable<Response> Router::Handle(const Request& request, ClientGone client_gone) {
-  auto url = boost::urls::parse_origin_form(request.target);
-  if (!url) co_return Error(400, "Malformed request target.", url.error().message());
-  const std::string path = url->path();
-  const std::string chat = ParseChatId(request.chat_id);
-  const bool get = request.method == "GET";
-  const bool post = request.method == "POST";
-
-  if (path == "/api/v0/health") {
-    if (!get) co_return MethodNotAllowed("GET");
-    co_return Health();
+Route ParseRoute(std::string_view method, std::string_view target) {
+  using Kind = Route::Kind;
+  Route route;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) {
+    route.kind = Kind::kBadTarget;
+    route.error = url.error().message();
+    return route;
   }
-  if (path.starts_with(kPrefix) && path.size() > kPrefix.size() && path[kPrefix.size()] == '/') {
-    std::string_view rest = std::string_view(path).substr(kPrefix.size() + 1);
-    if (rest == "start") {
-      if (!post) co_return MethodNotAllowed("POST");
+  route.path = url->path();
+  const bool get = method == "GET";
+  const bool post = method == "POST";
+  auto only = [&](bool ok, Kind kind, std::string_view allowed) {
+    route.kind = ok ? kind : Kind::kMethodNotAllowed;
+    if (!ok) route.allow = allowed;
+    return route;
+  };
+
+  if (route.path == "/api/v0/health") return only(get, Kind::kHealth, "GET");
+  std::string_view path = route.path;
+  if (!path.starts_with(kPrefix) || path.size() <= kPrefix.size() || path[kPrefix.size()] != '/') {
+    return route;
+  }
+  std::string_view rest = path.substr(kPrefix.size() + 1);
+  if (rest == "start") return only(post, Kind::kStart, "POST");
+  if (rest == "list") return only(get, Kind::kList, "GET");
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || slash == 0) return route;
+  route.id = std::string(rest.substr(0, slash));
+  const std::string_view action = rest.substr(slash + 1);
+  if (action == "signal") return only(post, Kind::kSignal, "POST");
+  if (action != "output") {
+    route.id.clear();
+    return route;
+  }
+  if (!get) return only(false, Kind::kOutput, "GET");
+  route.kind = Kind::kOutput;
+  if (auto it = url->params().find("wait"); it != url->params().end()) {
+    route.wait = Truthy((*it).value);
+  }
+  if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
+    const std::string v = (*it).value;
+    long long ms = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (ec != std::errc{} || end != v.data() + v.size() || ms < 0) {
+      route.kind = Kind::kBadQuery;
+      route.error = "timeout_ms must be a whole number of milliseconds, >= 0";
+      return route;
+    }
+    route.timeout = std::min(route.timeout, std::chrono::milliseconds(ms));
+  }
+  return route;
+}
+
+asio::awaitable<Response> Router::Handle(const Request& request, ClientGone client_gone) {
+  using Kind = Route::Kind;
+  const Route route = ParseRoute(request.method, request.target);
+  const std::string chat = ParseChatId(request.chat_id);
+  switch (route.kind) {
+    case Kind::kStart:
       co_return Start(request, chat);
-    }
-    if (rest == "list") {
-      if (!get) co_return MethodNotAllowed("GET");
+    case Kind::kList:
       co_return List(chat);
-    }
-    const std::size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && slash > 0) {
-      std::string_view id = rest.substr(0, slash);
-      std::string_view action = rest.substr(slash + 1);
-      if (action == "output") {
-        if (!get) co_return MethodNotAllowed("GET");
-        bool wait = false;
-        auto timeout = std::chrono::milliseconds(kMaxWait);
-        if (auto it = url->params().find("wait"); it != url->params().end()) {
-          wait = Truthy((*it).value);
-        }
-        if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
-          std::string v = (*it).value;
-          long long ms = 0;
-          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-          if (ec != std::errc{} || end != v.data() + v.size() || ms < 0) {
-            co_return Error(400, "Invalid timeout_ms.", "expected milliseconds as an integer >= 0");
-          }
-          timeout = std::min(timeout, std::chrono::milliseconds(ms));
-        }
-        co_return co_await Output(id, chat, wait, timeout, std::move(client_gone));
-      }
-      if (action == "signal") {
-        if (!post) co_return MethodNotAllowed("POST");
-        co_return Signal(id, chat, request.body);
-      }
-    }
+    case Kind::kOutput:
+      co_return co_await Output(route.id, chat, route.wait, route.timeout, std::move(client_gone));
+    case Kind::kSignal:
+      co_return Signal(route.id, chat, request.body);
+    case Kind::kHealth:
+      co_return Health();
+    case Kind::kMethodNotAllowed:
+      co_return MethodNotAllowed(route.allow);
+    case Kind::kBadTarget:
+      co_return Error(400, "Malformed request target.", route.error);
+    case Kind::kBadQuery:
+      co_return Error(400, "Invalid timeout_ms.", route.error);
+    case Kind::kNotFound:
+      break;
   }
   co_return Error(404, "Route not found.",
-                  std::string(request.method) + " " + path + " is not part of the API");
+                  std::string(request.method) + " " + route.path + " is not part of the API");
 }
 
 Response Router::Start(const Request& request, const std::string& chat) {
@@ -128,9 +156,18 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat) {
   // At most this many, as Coder's agent does: the running ones and the newest done ones.
   constexpr std::size_t kMaxListed = 10;
+  // Chats whose lists are cached at once; past it the cache starts over.
+  constexpr std::size_t kMaxCachedLists = 256;
+  auto it = list_cache_.find(chat);
+  if (it != list_cache_.end() && it->second.generation == table_.generation()) {
+    return Json(200, it->second.body);
+  }
   auto processes = table_.List(chat);
   if (processes.size() > kMaxListed) processes.resize(kMaxListed);
-  return Json(200, EncodeList(processes));
+  std::string body = EncodeList(processes);
+  if (list_cache_.size() >= kMaxCachedLists) list_cache_.clear();
+  list_cache_[chat] = {table_.generation(), body};
+  return Json(200, std::move(body));
 }
 
 asio::awaitable<Response> Router::Output(std::string_view id, const std::string& chat, bool wait,

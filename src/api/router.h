@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,30 @@ struct Response {
 
 // The longest a `?wait=true` holds a request: a client wanting more asks again.
 inline constexpr std::chrono::minutes kMaxWait{5};
+
+// What a request asks for, from its method and target alone.
+struct Route {
+  enum class Kind {
+    kStart,
+    kList,
+    kOutput,
+    kSignal,
+    kHealth,
+    kNotFound,          // no such route
+    kMethodNotAllowed,  // a route, but not with this method; `allow` says which
+    kBadTarget,         // the target is not a valid origin-form URL
+    kBadQuery,          // a query parameter has a bad value; `error` says which
+  };
+  Kind kind = Kind::kNotFound;
+  std::string id;                                // kOutput, kSignal: the path's id, percent-decoded
+  bool wait = false;                             // kOutput: ?wait=true
+  std::chrono::milliseconds timeout = kMaxWait;  // kOutput: ?timeout_ms, capped at kMaxWait
+  std::string allow;                             // kMethodNotAllowed
+  std::string path;                              // the decoded path, for messages
+  std::string error;                             // kBadTarget, kBadQuery
+};
+
+Route ParseRoute(std::string_view method, std::string_view target);
 
 // Completes when the client has gone away; the server provides it per connection.
 using ClientGone = std::function<boost::asio::awaitable<void>()>;
@@ -58,6 +83,12 @@ class Router {
 
   proc::ProcessTable& table_;
   ServerCounters counters_;
+  // The encoded list per chat, valid for one table generation: clients poll it.
+  struct CachedList {
+    std::uint64_t generation;
+    std::string body;
+  };
+  std::unordered_map<std::string, CachedList> list_cache_;
 };
 
 }  // namespace corral::api

@@ -135,6 +135,11 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
 }
 
 std::string EncodeOutput(const proc::Process& process) {
+  auto& cache = process.derived_cache();
+  if (cache.valid && cache.total == process.output().total() &&
+      cache.running == process.running()) {
+    return cache.value;
+  }
   proc::RenderedOutput rendered = proc::Render(process.output());
   json::object o;
   o["output"] = std::move(rendered.text);
@@ -150,7 +155,11 @@ std::string EncodeOutput(const proc::Process& process) {
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
-  return json::serialize(o);
+  cache.value = json::serialize(o);
+  cache.total = process.output().total();
+  cache.running = process.running();
+  cache.valid = true;
+  return cache.value;
 }
 
 std::string EncodeHealth(const Health& h) {

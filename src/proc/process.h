@@ -44,6 +44,17 @@ class Process {
 
   const OutputBuffer& output() const { return output_; }
 
+  // A slot where a reader may keep what it derived from the output (the api layer keeps its
+  // encoded answer), valid while output().total() and running() are what they were then. A done
+  // process's output never changes, so its answer is computed once however often it is read.
+  struct DerivedCache {
+    std::string value;
+    std::uint64_t total = 0;
+    bool running = true;
+    bool valid = false;
+  };
+  DerivedCache& derived_cache() const { return derived_cache_; }
+
  private:
   friend class ProcessTable;
   static inline const std::optional<sys::ExitStatus> kNoExit;
@@ -68,6 +79,7 @@ class Process {
   bool done_ = false;  // exit seen, output complete, shell reaped
   base::SteadyClock::time_point done_at_{};
   OutputBuffer output_;
+  mutable DerivedCache derived_cache_;
 };
 
 }  // namespace corral::proc

@@ -145,6 +145,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
 
   leaders_.insert(p->pid_);
   processes_.emplace(p->id_, p);
+  ++generation_;
   ++live_;
   WatchExit(p);
   WatchOutput(p);
@@ -217,6 +218,7 @@ bool ProcessTable::DrainPipe(Process& p) {
 
 void ProcessTable::Finish(Process& p) {
   p.done_ = true;
+  ++generation_;
   p.done_at_ = base::SteadyClock::now();
   sys::ReapExited(p.pidfd_.native_handle());
   leaders_.erase(p.pid_);
@@ -332,6 +334,7 @@ void ProcessTable::ScheduleForget() {
 }
 
 void ProcessTable::Forget() {
+  ++generation_;
   const auto now = base::SteadyClock::now();
   std::vector<ProcessPtr> done;
   for (auto it = processes_.begin(); it != processes_.end();) {

@@ -78,6 +78,10 @@ class ProcessTable {
   // shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
 
+  // Changes whenever what List() returns could change (a start, a process done or forgotten),
+  // so that readers may cache what they derive from it.
+  std::uint64_t generation() const { return generation_; }
+
   bool closing() const { return closing_; }
   std::size_t size() const { return processes_.size(); }
   std::size_t live() const { return live_; }
@@ -110,6 +114,7 @@ class ProcessTable {
   std::unordered_set<pid_t> leaders_;  // shells not yet reaped: the orphan sweep leaves them
   std::size_t live_ = 0;
   std::uint64_t next_sequence_ = 0;
+  std::uint64_t generation_ = 0;
   bool closing_ = false;
   std::shared_ptr<std::size_t> waiters_ = std::make_shared<std::size_t>(0);
   boost::asio::signal_set sigchld_;

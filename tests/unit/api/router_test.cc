@@ -1,0 +1,49 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+namespace corral::api {
+namespace {
+
+using Kind = Route::Kind;
+
+TEST(ParseRoute, KnownRoutesAndTheirMethods) {
+  EXPECT_EQ(ParseRoute("POST", "/api/v0/processes/start").kind, Kind::kStart);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/list").kind, Kind::kList);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/health").kind, Kind::kHealth);
+  auto wrong = ParseRoute("GET", "/api/v0/processes/start");
+  EXPECT_EQ(wrong.kind, Kind::kMethodNotAllowed);
+  EXPECT_EQ(wrong.allow, "POST");
+  EXPECT_EQ(ParseRoute("PUT", "/api/v0/processes/list").allow, "GET");
+}
+
+TEST(ParseRoute, OutputWithWaitAndTimeout) {
+  auto r = ParseRoute("GET", "/api/v0/processes/abc/output?wait=true&timeout_ms=1500");
+  EXPECT_EQ(r.kind, Kind::kOutput);
+  EXPECT_EQ(r.id, "abc");
+  EXPECT_TRUE(r.wait);
+  EXPECT_EQ(r.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=99999999").timeout,
+            std::chrono::milliseconds(kMaxWait));
+  EXPECT_FALSE(ParseRoute("GET", "/api/v0/processes/a/output?wait=no").wait);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=-1").kind, Kind::kBadQuery);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=1e3").kind, Kind::kBadQuery);
+}
+
+TEST(ParseRoute, IdsArePercentDecodedAndNeverContainASlash) {
+  EXPECT_EQ(ParseRoute("POST", "/api/v0/processes/a%20b/signal").id, "a b");
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a%2Fb/output").kind, Kind::kNotFound);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes//output").kind, Kind::kNotFound);
+}
+
+TEST(ParseRoute, EverythingElseIsNotFoundOrBad) {
+  EXPECT_EQ(ParseRoute("GET", "/").kind, Kind::kNotFound);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes").kind, Kind::kNotFound);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processesX/list").kind, Kind::kNotFound);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/b/output").kind, Kind::kNotFound);
+  EXPECT_EQ(ParseRoute("GET", "no-slash").kind, Kind::kBadTarget);
+  EXPECT_EQ(ParseRoute("GET", "/a b").kind, Kind::kBadTarget);
+}
+
+}  // namespace
+}  // namespace corral::api
