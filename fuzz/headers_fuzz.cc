@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "api/chat_id.h"
-#include "api/router.h"
+#include "api/route.h"
 #include "server/auth.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

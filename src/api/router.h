@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/route.h"
 #include "proc/process_table.h"
 
 namespace corral::api {
@@ -27,33 +28,6 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // the client is gone: send nothing, drop the connection
 };
-
-// The longest a `?wait=true` holds a request: a client wanting more asks again.
-inline constexpr std::chrono::minutes kMaxWait{5};
-
-// What a request asks for, from its method and target alone.
-struct Route {
-  enum class Kind {
-    kStart,
-    kList,
-    kOutput,
-    kSignal,
-    kHealth,
-    kNotFound,          // no such route
-    kMethodNotAllowed,  // a route, but not with this method; `allow` says which
-    kBadTarget,         // the target is not a valid origin-form URL
-    kBadQuery,          // a query parameter has a bad value; `error` says which
-  };
-  Kind kind = Kind::kNotFound;
-  std::string id;                                // kOutput, kSignal: the path's id, percent-decoded
-  bool wait = false;                             // kOutput: ?wait=true
-  std::chrono::milliseconds timeout = kMaxWait;  // kOutput: ?timeout_ms, capped at kMaxWait
-  std::string allow;                             // kMethodNotAllowed
-  std::string path;                              // the decoded path, for messages
-  std::string error;                             // kBadTarget, kBadQuery
-};
-
-Route ParseRoute(std::string_view method, std::string_view target);
 
 // Completes when the client has gone away; the server provides it per connection.
 using ClientGone = std::function<boost::asio::awaitable<void>()>;

@@ -57,6 +57,7 @@ std::string NewId() {
 ProcessTable::ProcessTable(asio::any_io_executor ex, TableOptions options)
     : ex_(ex),
       options_(std::move(options)),
+      instance_(NewId()),
       sigchld_(ex, SIGCHLD),
       orphan_timer_(ex),
       forget_timer_(ex),
@@ -96,9 +97,12 @@ std::string ProcessTable::ResolveWorkdir(const std::optional<std::string>& reque
   return resolved;
 }
 
-std::vector<std::string> ProcessTable::BuildEnv(const StartSpec& spec) const {
+std::vector<std::string> ProcessTable::BuildEnv(const StartSpec& spec,
+                                                const std::string& id) const {
   Environment env = options_.base_env;
   for (const auto& [key, value] : spec.env) env[key] = value;
+  env[std::string(kProcessIdVariable)] = id;
+  env[std::string(kInstanceVariable)] = instance_;
   // Last, so that no request can pose as another chat.
   if (!spec.chat_id.empty()) env["CODER_CHAT_ID"] = spec.chat_id;
   std::vector<std::string> out;
@@ -118,13 +122,14 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   std::string workdir = ResolveWorkdir(spec.workdir, error);
   if (!error.ok()) return error;
 
-  sys::SpawnSpec spawn{spec.command, workdir, BuildEnv(spec)};
+  std::string id = NewId();
+  sys::SpawnSpec spawn{spec.command, workdir, BuildEnv(spec, id)};
   sys::SpawnedChild child;
   if (auto ec = sys::Spawn(spawn, child)) {
     return Status(Code::kInternal, "spawn /bin/sh: " + ec.message());
   }
 
-  auto p = std::make_shared<Process>(ex_, NewId(), next_sequence_++);
+  auto p = std::make_shared<Process>(ex_, std::move(id), next_sequence_++);
   p->chat_id_ = spec.chat_id;
   p->command_ = spec.command;
   p->workdir_ = std::move(workdir);
@@ -264,11 +269,25 @@ bool ProcessTable::GroupHasLeftovers(pid_t pgid) const {
 
 Status ProcessTable::Signal(const Process& process, int sig) {
   // Until Finish the shell is unreaped (alive, or a zombie we hold on to), which pins its pgid.
-  if (process.done_ && !GroupHasLeftovers(process.pid_)) {
-    return Status(Code::kFailedPrecondition, "not running");
+  const bool group_alive = !process.done_ || GroupHasLeftovers(process.pid_);
+  if (group_alive) {
+    if (auto ec = sys::SignalGroup(process.pid_, sig)) return Status(Code::kInternal, ec.message());
   }
-  if (auto ec = sys::SignalGroup(process.pid_, sig)) return Status(Code::kInternal, ec.message());
+  const int escapees = SignalEscapees(process.id_, process.pid_, sig);
+  if (!group_alive && escapees == 0) return Status(Code::kFailedPrecondition, "not running");
   return Status::Ok();
+}
+
+int ProcessTable::SignalEscapees(const std::string& id, pid_t pgid, int sig) {
+  int signalled = 0;
+  sys::ForEachWithEnvironment(kProcessIdVariable,
+                              [&](pid_t pid, int pidfd, std::string_view value) {
+                                // Members of the group got the group's signal already: once is
+                                // enough.
+                                if (value != id || sys::ProcessGroupOf(pid) == pgid) return;
+                                if (!sys::SignalPidfd(pidfd, sig)) ++signalled;
+                              });
+  return signalled;
 }
 
 asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process) {
@@ -362,6 +381,11 @@ void ProcessTable::SignalEverything(int sig) {
   for (pid_t child : sys::ListChildren()) {
     if (!leaders_.contains(child)) sys::SignalChild(child, sig);
   }
+  // And whatever descends from this run's commands but is neither (a setsid daemon whose parent
+  // still lives): it carries our instance id.
+  sys::ForEachWithEnvironment(kInstanceVariable, [&](pid_t, int pidfd, std::string_view value) {
+    if (value == instance_) sys::SignalPidfd(pidfd, sig);
+  });
 }
 
 asio::awaitable<void> ProcessTable::Shutdown() {
@@ -369,7 +393,12 @@ asio::awaitable<void> ProcessTable::Shutdown() {
   asio::steady_timer timer(ex_);
   auto settled = [this] {
     ReapOrphans();
-    return live_ == 0 && sys::ListChildren().empty();
+    if (live_ != 0 || !sys::ListChildren().empty()) return false;
+    bool tagged = false;  // a daemon of ours that is not our child (its parent still lives)
+    sys::ForEachWithEnvironment(kInstanceVariable, [&](pid_t, int, std::string_view value) {
+      tagged |= value == instance_;
+    });
+    return !tagged;
   };
   auto wait_until = [&](base::SteadyClock::time_point deadline,
                         int resend) -> asio::awaitable<bool> {

@@ -46,6 +46,12 @@ struct StartSpec {
   std::string chat_id;  // canonical chat UUID; empty for none
 };
 
+// Every command gets these in its environment, after the request's own variables: the id of the
+// process it belongs to, and the id of this server run. Descendants that leave the process
+// group (setsid daemons) still carry them, so signals and shutdown can find them.
+inline constexpr std::string_view kProcessIdVariable = "CORRAL_PROCESS_ID";
+inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
+
 // The process table: starts commands, watches them until they are done, signals them, forgets
 // them after the retention, reaps every child (orphans included) and shuts everything down.
 // Single-threaded: every call and every handler runs on the executor's one thread.
@@ -91,7 +97,10 @@ class ProcessTable {
   using ProcessPtr = std::shared_ptr<Process>;
 
   std::string ResolveWorkdir(const std::optional<std::string>& requested, base::Status& error);
-  std::vector<std::string> BuildEnv(const StartSpec& spec) const;
+  std::vector<std::string> BuildEnv(const StartSpec& spec, const std::string& id) const;
+  // Signals the processes outside `pgid` that carry `id` in kProcessIdVariable; returns how
+  // many were signalled.
+  int SignalEscapees(const std::string& id, pid_t pgid, int sig);
 
   void WatchExit(ProcessPtr p);
   void WatchOutput(ProcessPtr p);
@@ -110,6 +119,7 @@ class ProcessTable {
 
   boost::asio::any_io_executor ex_;
   TableOptions options_;
+  std::string instance_;  // this server run's id, kInstanceVariable in every command
   std::unordered_map<std::string, ProcessPtr> processes_;
   std::unordered_set<pid_t> leaders_;  // shells not yet reaped: the orphan sweep leaves them
   std::size_t live_ = 0;

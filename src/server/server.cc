@@ -47,8 +47,6 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 // Request headers past this are refused with 431.
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
-// A response must be taken within this, or the connection is dropped.
-constexpr auto kWriteTimeout = 30s;
 // After accept fails for lack of descriptors, wait this long before accepting again.
 constexpr auto kAcceptBackoff = 100ms;
 // After an error answer, what the client still sends is read and dropped for at most this long
@@ -104,25 +102,52 @@ class HttpServer {
   void Close() {
     for (auto& close : closers_) close();
     closers_.clear();
-    for (auto& close : sessions_) close();
+    for (auto& session : sessions_) session.close();
   }
 
  private:
-  // Counts a live session and lets Close() reach its socket.
+  // A live session as the server sees it: how to close it, and whether it sits idle (waiting
+  // for a request), so that a full server can make room by closing the longest-idle one.
+  struct SessionEntry {
+    std::function<void()> close;
+    bool idle = true;
+    std::chrono::steady_clock::time_point idle_since = std::chrono::steady_clock::now();
+  };
+  using SessionList = std::list<SessionEntry>;
+
+  // Counts a live session and keeps its entry in the list for its lifetime.
   struct SessionSlot {
     std::shared_ptr<std::size_t> count;
-    std::list<std::function<void()>>& list;
-    std::list<std::function<void()>>::iterator it;
-    SessionSlot(std::shared_ptr<std::size_t> c, std::list<std::function<void()>>& l,
-                std::function<void()> close)
-        : count(std::move(c)), list(l), it(l.insert(l.end(), std::move(close))) {
+    SessionList& list;
+    SessionList::iterator it;
+    SessionSlot(std::shared_ptr<std::size_t> c, SessionList& l, std::function<void()> close)
+        : count(std::move(c)), list(l), it(l.insert(l.end(), SessionEntry{std::move(close)})) {
       ++*count;
     }
     ~SessionSlot() {
       --*count;
       list.erase(it);
     }
+    void SetIdle(bool idle) {
+      if (idle && !it->idle) it->idle_since = std::chrono::steady_clock::now();
+      it->idle = idle;
+    }
   };
+
+  // At the connection cap: closes the session idle the longest, if any. An idle client loses
+  // nothing it asked for; a new client gets served instead of refused.
+  bool EvictIdleSession() {
+    auto oldest = sessions_.end();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->idle && (oldest == sessions_.end() || it->idle_since < oldest->idle_since)) {
+        oldest = it;
+      }
+    }
+    if (oldest == sessions_.end()) return false;
+    oldest->idle = false;  // closing; not a candidate again
+    oldest->close();
+    return true;
+  }
 
   template <typename Acceptor>
   asio::awaitable<void> AcceptLoop(std::shared_ptr<Acceptor> acceptor, bool require_auth) {
@@ -138,7 +163,7 @@ class HttpServer {
         co_await backoff.async_wait(kNoThrow);
         continue;
       }
-      if (*connections_ >= max_connections_) {
+      if (*connections_ >= max_connections_ && !EvictIdleSession()) {
         asio::co_spawn(ioc_, RefuseBusy(std::move(socket)), asio::detached);
         continue;
       }
@@ -174,7 +199,7 @@ class HttpServer {
     res.keep_alive(keep_alive);
     res.body() = std::move(body);
     res.prepare_payload();
-    stream.expires_after(kWriteTimeout);
+    stream.expires_after(request_timeout_);
     auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
     co_return !ec;
   }
@@ -216,7 +241,9 @@ class HttpServer {
       parser.body_limit(kMaxBodyBytes);
       stream.expires_after(request_timeout_);
 
+      slot.SetIdle(true);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+      slot.SetIdle(false);
       if (!ec && parser.get()[http::field::expect] == "100-continue") {
         // Say "go on" only if the body could be taken; else the 413 below answers at once.
         const auto length = parser.content_length();
@@ -285,7 +312,7 @@ class HttpServer {
   std::chrono::milliseconds request_timeout_;  // a slowloris client is cut off at this
   std::string token_;
   std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
-  std::list<std::function<void()>> sessions_;
+  SessionList sessions_;
   std::vector<std::function<void()>> closers_;
 };
 

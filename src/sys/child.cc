@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "base/unique_fd.h"
 
@@ -30,18 +32,23 @@ int WaitPidfd(int pidfd, siginfo_t& info, int options) {
   return rc;
 }
 
-// Appends the pids in a whitespace-separated /proc children file.
-void ReadPids(const std::string& path, std::vector<pid_t>& out) {
+// Appends the whole file to out (nothing if it cannot be read).
+void ReadAll(const std::string& path, std::string& out) {
   base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return;
-  std::string text;
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
+    out.append(buf, static_cast<size_t>(n));
   }
+}
+
+// Appends the pids in a whitespace-separated /proc children file.
+void ReadPids(const std::string& path, std::vector<pid_t>& out) {
+  std::string text;
+  ReadAll(path, text);
   const char* p = text.data();
   const char* end = p + text.size();
   while (p < end) {
@@ -122,6 +129,44 @@ std::error_code SignalGroup(pid_t pgid, int sig) {
 std::error_code SignalChild(pid_t pid, int sig) {
   if (pid <= 1) return std::make_error_code(std::errc::invalid_argument);
   return ::kill(pid, sig) == 0 ? std::error_code{} : Errno();
+}
+
+void ForEachWithEnvironment(
+    std::string_view key,
+    const std::function<void(pid_t, int pidfd, std::string_view value)>& found) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  const pid_t self = ::getpid();
+  std::string environ_text;
+  while (dirent* entry = ::readdir(proc)) {
+    pid_t pid = 0;
+    const char* name = entry->d_name;
+    auto [end, ec] = std::from_chars(name, name + std::strlen(name), pid);
+    if (ec != std::errc{} || *end != '\0' || pid == self) continue;
+    base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) continue;
+    environ_text.clear();
+    ReadAll("/proc/" + std::string(name) + "/environ", environ_text);
+    // Entries are NUL-terminated "KEY=VALUE" strings.
+    std::string_view rest = environ_text;
+    while (!rest.empty()) {
+      const std::size_t nul = rest.find('\0');
+      std::string_view entry_text = rest.substr(0, nul);
+      if (entry_text.size() > key.size() && entry_text.starts_with(key) &&
+          entry_text[key.size()] == '=') {
+        found(pid, pidfd.get(), entry_text.substr(key.size() + 1));
+        break;
+      }
+      if (nul == std::string_view::npos) break;
+      rest.remove_prefix(nul + 1);
+    }
+  }
+  ::closedir(proc);
+}
+
+std::error_code SignalPidfd(int pidfd, int sig) {
+  return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0 ? std::error_code{}
+                                                                       : Errno();
 }
 
 std::error_code BecomeChildSubreaper() {

@@ -2,8 +2,10 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -45,6 +47,16 @@ std::error_code SignalGroup(pid_t pgid, int sig);
 
 // kill(pid, sig). REQUIRES: pid is our unreaped child.
 std::error_code SignalChild(pid_t pid, int sig);
+
+// Calls found(pid, pidfd, value) for every process but us whose environment has KEY=value (one
+// /proc pass). The pidfd is opened before the environment is read, so signalling through it
+// reaches the process that was read, or nothing: never a stranger that reused its pid.
+void ForEachWithEnvironment(
+    std::string_view key,
+    const std::function<void(pid_t, int pidfd, std::string_view value)>& found);
+
+// pidfd_send_signal. Errors as the kernel gives them (ESRCH once the process is gone).
+std::error_code SignalPidfd(int pidfd, int sig);
 
 // Makes orphaned descendants reparent to this process instead of init.
 std::error_code BecomeChildSubreaper();

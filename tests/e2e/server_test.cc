@@ -195,22 +195,35 @@ TEST(Server, ASecondServerDoesNotStealALiveSocket) {
   EXPECT_GE(ConnectUnix(runtime + "/corral.sock"), 0) << "the first server still answers";
 }
 
-TEST(Server, ConnectionsPastTheCapGet503WhileOthersAreServed) {
-  Server server({.args = {"--max-connections", "4"}});
-  std::vector<std::unique_ptr<RawConnection>> idle;
+TEST(Server, AtTheConnectionCapTheLongestIdleClientMakesRoom) {
+  Server server({.args = {"--max-connections", "2"}});
+  RawConnection first(server.host(), server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RawConnection second(server.host(), server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Both slots hold idle clients; a client with a request is served all the same...
+  EXPECT_EQ(server.Get("/api/v0/processes/list").status, 200);
+  // ...because the client idle the longest was closed to make room.
+  EXPECT_TRUE(first.ClosedByPeer(std::chrono::seconds(5)));
+}
+
+TEST(Server, ConnectionsPastTheCapOfBusyClientsGet503) {
+  Server server({.args = {"--max-connections", "3"}});
+  const std::string id = server.Start("sleep 60");
+  std::vector<std::unique_ptr<RawConnection>> waiters;
   for (int i = 0; i < 3; ++i) {
-    idle.push_back(std::make_unique<RawConnection>(server.host(), server.port()));
+    waiters.push_back(std::make_unique<RawConnection>(server.host(), server.port()));
+    ASSERT_TRUE(waiters.back()->Send("GET /api/v0/processes/" + id +
+                                     "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"));
   }
-  ASSERT_TRUE(Eventually([&] { return server.Health().at("connections").as_int64() == 4; }))
-      << "three idle plus the health request itself";
-  idle.push_back(std::make_unique<RawConnection>(server.host(), server.port()));
+  // Every slot waits on a process: none is idle, so a newcomer is told to come back later.
+  HttpResult refused;
   ASSERT_TRUE(Eventually([&] {
-    // The cap is full now: a new client is told so.
-    RawConnection extra(server.host(), server.port());
-    extra.Send("GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n\r\n");
-    return extra.ReadResponse(std::chrono::seconds(5)).status == 503;
+    refused = server.Get("/api/v0/processes/list");
+    return refused.status == 503;
   }));
-  idle.clear();
+  EXPECT_EQ(refused.json.at("message").as_string(), "Too many connections.");
+  waiters.front()->Close();
   EXPECT_TRUE(Eventually([&] { return server.Get("/api/v0/processes/list").status == 200; }));
 }
 

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace corral::api {
+
+// The longest a `?wait=true` holds a request: a client wanting more asks again.
+inline constexpr std::chrono::minutes kMaxWait{5};
+
+// What a request asks for, from its method and target alone.
+struct Route {
+  enum class Kind {
+    kStart,
+    kList,
+    kOutput,
+    kSignal,
+    kHealth,
+    kNotFound,          // no such route
+    kMethodNotAllowed,  // a route, but not with this method; `allow` says which
+    kBadTarget,         // the target is not a valid origin-form URL
+    kBadQuery,          // a query parameter has a bad value; `error` says which
+  };
+  Kind kind = Kind::kNotFound;
+  std::string id;                                // kOutput, kSignal: the path's id, percent-decoded
+  bool wait = false;                             // kOutput: ?wait=true
+  std::chrono::milliseconds timeout = kMaxWait;  // kOutput: ?timeout_ms, capped at kMaxWait
+  std::string allow;                             // kMethodNotAllowed
+  std::string path;                              // the decoded path, for messages
+  std::string error;                             // kBadTarget, kBadQuery
+};
+
+Route ParseRoute(std::string_view method, std::string_view target);
+
+}  // namespace corral::api
