@@ -1,5 +1,7 @@
 #include "sys/spawn.h"
 
+#include "sys/fault.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -29,6 +31,7 @@ struct SpawnAttrs {
 
 std::error_code Spawn(const SpawnSpec& spec, SpawnedChild& out) {
   int fds[2];
+  if (int e = TakeFault(Call::kPipe2)) return Errno(e);
   // O_CLOEXEC: no other child spawned meanwhile may inherit either end.
   if (::pipe2(fds, O_CLOEXEC) != 0) return Errno(errno);
   base::UniqueFd read_end(fds[0]);
@@ -76,6 +79,7 @@ std::error_code Spawn(const SpawnSpec& spec, SpawnedChild& out) {
                   const_cast<char*>(spec.command.c_str()), nullptr};
 
   pid_t pid;
+  if (int e = TakeFault(Call::kPosixSpawn)) return Errno(e);
   rc = posix_spawn(&pid, "/bin/sh", &a.actions, &a.attr, argv, envp.data());
   if (rc != 0) return Errno(rc);
   write_end.reset();
@@ -83,7 +87,12 @@ std::error_code Spawn(const SpawnSpec& spec, SpawnedChild& out) {
   // Safe right after spawn: the child stays unreaped (a zombie at worst) until we wait for it,
   // so this pid cannot name anyone else yet.
   // Through syscall(): glibc 2.36's <sys/pidfd.h> lacks the extern "C" that C++ needs.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  int pidfd = -1;
+  if (int e = TakeFault(Call::kPidfdOpen)) {
+    errno = e;
+  } else {
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  }
   if (pidfd < 0) {
     int e = errno;
     ::kill(-pid, SIGKILL);

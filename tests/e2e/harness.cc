@@ -191,7 +191,12 @@ Server::Server(Options options) {
 }
 
 Server::~Server() {
-  if (pid_ > 0) Stop();
+  if (pid_ <= 0) return;
+  // A clean exit is part of every test: a sanitizer report or a crash makes it non-zero.
+  const int status = Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the server did not exit cleanly (status " << status << "); its log:\n"
+      << Log();
 }
 
 std::string Server::Log() const { return ReadFileText(log_path_); }
@@ -310,17 +315,20 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
 std::string Quote(const std::string& s) { return json::serialize(json::string(s)); }
 
 std::string TempDir() {
-  static const std::string root = [] {
-    std::string t = (fs::temp_directory_path() / "corral-test-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    std::atexit([] {
+  // Owns the root of this binary's temporary directories and removes it at exit.
+  struct Root {
+    std::string path;
+    Root() : path((fs::temp_directory_path() / "corral-test-XXXXXX").string()) {
+      if (!::mkdtemp(path.data())) throw std::runtime_error("mkdtemp");
+    }
+    ~Root() {
       std::error_code ec;
-      fs::remove_all(root, ec);
-    });
-    return t;
-  }();
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Root root;
   static int n = 0;
-  std::string dir = root + "/" + std::to_string(++n);
+  std::string dir = root.path + "/" + std::to_string(++n);
   fs::create_directories(dir);
   return dir;
 }

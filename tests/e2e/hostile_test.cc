@@ -196,6 +196,31 @@ TEST_F(Hostile, ADaemonIgnoringTerminateIsKilledOnShutdown) {
   EXPECT_FALSE(Alive(daemon));
 }
 
+TEST_F(Hostile, RunningOutOfDescriptorsIsSurvived) {
+  // Lower the server's own descriptor limit to what it holds now, plus one: accept() then fails
+  // with EMFILE, and so do spawns.
+  rlimit before{}, tight{};
+  ASSERT_EQ(::prlimit(server_.pid(), RLIMIT_NOFILE, nullptr, &before), 0);
+  tight.rlim_cur = FdCount(server_.pid()) + 1;
+  tight.rlim_max = before.rlim_max;
+  ASSERT_EQ(::prlimit(server_.pid(), RLIMIT_NOFILE, &tight, nullptr), 0);
+
+  std::vector<std::unique_ptr<RawConnection>> waiting;
+  for (int i = 0; i < 5; ++i) {
+    waiting.push_back(std::make_unique<RawConnection>(server_.host(), server_.port()));
+    waiting.back()->Send("GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Restore the limit: the connections that waited in the backlog are served now.
+  ASSERT_EQ(::prlimit(server_.pid(), RLIMIT_NOFILE, &before, nullptr), 0);
+  int served = 0;
+  for (auto& c : waiting) served += c->ReadResponse(std::chrono::seconds(10)).status == 200;
+  EXPECT_GE(served, 4) << "at most the one accepted at the limit may have been dropped";
+  EXPECT_NE(server_.Log().find("accept"), std::string::npos) << "EMFILE was hit and logged";
+  waiting.clear();
+  ExpectRecovered();
+}
+
 TEST_F(Hostile, SixteenLoudCommandsDoNotStopTheApi) {
   std::vector<std::string> ids;
   for (int i = 0; i < 16; ++i) ids.push_back(server_.Start("head -c 200000000 /dev/zero"));

@@ -1,0 +1,17 @@
+#pragma once
+
+namespace corral::sys {
+
+// The system calls that tests can make fail, to prove that each failure is answered cleanly and
+// leaves nothing behind (the idea of Envoy's os_sys_calls, kept to what Corral needs).
+enum class Call { kPipe2, kPosixSpawn, kPidfdOpen };
+
+// Makes the next `times` calls of `call` fail with `error` without running them. For tests;
+// thread-safe, and free when nothing is injected.
+void InjectFault(Call call, int error, int times = 1);
+void ClearFaults();
+
+// The error `call` must fail with now (consuming one injected failure), or 0 to go on.
+int TakeFault(Call call);
+
+}  // namespace corral::sys
