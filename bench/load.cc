@@ -8,6 +8,8 @@
 //   ingest   --server URL --pid PID --bytes B     a command writing B bytes as fast as it can
 //   shell    --command CMD                        baseline: wall time of sh -c CMD
 //   scale    --server URL --pid PID --processes P --waiters W
+//   loud     --server URL --processes P --samples S   GET /list latency while P commands write
+//                                                     as fast as they can (P = 0: the baseline)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -166,7 +168,7 @@ int main(int argc, char** argv) {
   for (auto* sub :
        {app.add_subcommand("spawn"), app.add_subcommand("start"), app.add_subcommand("latency"),
         app.add_subcommand("ingest"), app.add_subcommand("shell"), app.add_subcommand("scale"),
-        app.add_subcommand("spawn-latency")}) {
+        app.add_subcommand("spawn-latency"), app.add_subcommand("loud")}) {
     sub->add_option("--server", server);
     sub->add_option("--helper", helper);
     sub->add_option("--command", command);
@@ -283,6 +285,20 @@ int main(int argc, char** argv) {
     result["seconds"] = seconds;
     result["bytes_per_second"] = bytes / seconds;
     result["rss_growth_kb"] = rss_peak - rss_before;
+  } else if (mode == "loud") {
+    auto http = Connect(server);
+    CorralClient api(*http);
+    std::vector<std::string> ids;
+    for (int i = 0; i < processes; ++i) ids.push_back(StartOrDie(api, "exec cat /dev/zero"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let them get going
+    std::vector<double> ms;
+    for (int i = 0; i < samples; ++i) {
+      const auto t0 = Clock::now();
+      if (!api.List().ok()) Die("list failed");
+      ms.push_back(Seconds(Clock::now() - t0) * 1000);
+    }
+    for (const auto& id : ids) api.Signal(id, "kill");
+    result["list_ms"] = {{"p50", Percentile(ms, 0.5)}, {"p99", Percentile(ms, 0.99)}};
   } else if (mode == "scale") {
     auto http = Connect(server);
     CorralClient api(*http);

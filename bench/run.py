@@ -206,6 +206,21 @@ def bench_api():
             shutil.rmtree(root, ignore_errors=True)
 
 
+def bench_loud():
+    with Server() as server:
+        quiet = [load("loud", "--server", server.url, "--processes", 0, "--samples", 500)
+                 for _ in range(REPS)]
+        loud = [load("loud", "--server", server.url, "--processes", 16, "--samples", 500)
+                for _ in range(REPS)]
+    q50 = statistics.median(r["list_ms"]["p50"] for r in quiet)
+    q99 = statistics.median(r["list_ms"]["p99"] for r in quiet)
+    l50 = statistics.median(r["list_ms"]["p50"] for r in loud)
+    l99 = statistics.median(r["list_ms"]["p99"] for r in loud)
+    row("GET /list while 16 commands write as fast as they can (ms, p50 / p99)",
+        f"{l50:.2f} / {l99:.2f}", f"{q50:.2f} / {q99:.2f} (no command running)",
+        f"{l99 / q99:.1f}x at p99", "p99 < 50 ms", l99 < 50)
+
+
 def bench_scale():
     results = []
     for _ in range(REPS):
@@ -255,7 +270,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     started = time.time()
-    for step in (bench_micro, bench_start, bench_latency, bench_ingest, bench_api, bench_scale):
+    for step in (bench_micro, bench_start, bench_latency, bench_ingest, bench_api, bench_loud,
+                 bench_scale):
         log(f"== {step.__name__}")
         step()
     elapsed = time.time() - started

@@ -17,7 +17,12 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-Response Json(int status, std::string body) { return {status, std::move(body), {}, false}; }
+Response Json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
 
 Response Error(int status, std::string_view message, std::string_view detail = {}) {
   return Json(status, EncodeError(message, detail));
@@ -117,9 +122,15 @@ asio::awaitable<Response> Router::Output(std::string_view id, const std::string&
   if (!p || !Visible(*p, chat)) co_return NotFound(id);
   if (wait && p->running() && timeout.count() > 0) {
     auto which = co_await (table_.WaitDone(p) || Sleep(timeout) || client_gone());
-    if (which.index() == 2) co_return Response{0, {}, {}, true};
+    if (which.index() == 2) {
+      Response gone;
+      gone.close = true;
+      co_return gone;
+    }
   }
-  co_return Json(200, EncodeOutput(*p));
+  Response r;
+  r.shared_body = EncodeOutput(*p);
+  co_return r;
 }
 
 Response Router::Signal(std::string_view id, const std::string& chat, std::string_view body) {

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,7 +25,8 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;                                // JSON
+  std::shared_ptr<const std::string> shared_body;  // sent instead of body when set
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // the client is gone: send nothing, drop the connection
 };

@@ -134,7 +134,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::string EncodeOutput(const proc::Process& process) {
+std::shared_ptr<const std::string> EncodeOutput(const proc::Process& process) {
   auto& cache = process.derived_cache();
   if (cache.valid && cache.total == process.output().total() &&
       cache.running == process.running()) {
@@ -155,7 +155,7 @@ std::string EncodeOutput(const proc::Process& process) {
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
-  cache.value = json::serialize(o);
+  cache.value = std::make_shared<const std::string>(json::serialize(o));
   cache.total = process.output().total();
   cache.running = process.running();
   cache.valid = true;

@@ -30,7 +30,8 @@ std::string EncodeError(std::string_view message, std::string_view detail);
 std::string EncodeMessage(std::string_view message);
 std::string EncodeStarted(const proc::Process& process);
 std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes);
-std::string EncodeOutput(const proc::Process& process);
+// Shared, because it is cached on the process and sent as it is, without a copy.
+std::shared_ptr<const std::string> EncodeOutput(const proc::Process& process);
 
 struct Health {
   bool closing;

@@ -5,6 +5,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -48,7 +49,7 @@ class Process {
   // encoded answer), valid while output().total() and running() are what they were then. A done
   // process's output never changes, so its answer is computed once however often it is read.
   struct DerivedCache {
-    std::string value;
+    std::shared_ptr<const std::string> value;
     std::uint64_t total = 0;
     bool running = true;
     bool valid = false;

@@ -193,11 +193,26 @@ class HttpServer {
                               bool keep_alive, std::string body,
                               const std::vector<std::pair<std::string, std::string>>& headers) {
     http::response<http::string_body> res{status, version};
+    res.body() = std::move(body);
+    co_return co_await Send(stream, res, keep_alive, headers);
+  }
+
+  // Sends a shared body as it is: REQUIRES the caller keeps `body` alive until this completes.
+  template <typename Stream>
+  asio::awaitable<bool> ReplyShared(Stream& stream, unsigned version, bool keep_alive,
+                                    const std::string& body) {
+    http::response<http::span_body<const char>> res{http::status::ok, version};
+    res.body() = {body.data(), body.size()};
+    co_return co_await Send(stream, res, keep_alive, {});
+  }
+
+  template <typename Stream, typename Body>
+  asio::awaitable<bool> Send(Stream& stream, http::response<Body>& res, bool keep_alive,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
     res.set(http::field::server, "corral");
     res.set(http::field::content_type, "application/json");
     for (const auto& [name, value] : headers) res.set(name, value);
     res.keep_alive(keep_alive);
-    res.body() = std::move(body);
     res.prepare_payload();
     stream.expires_after(request_timeout_);
     auto [ec, n] = co_await http::async_write(stream, res, kNoThrow);
@@ -296,11 +311,12 @@ class HttpServer {
         response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
         if (response.close) break;
       }
-      if (!co_await Reply(stream, static_cast<http::status>(response.status), req.version(),
-                          keep_alive, std::move(response.body), response.headers) ||
-          !keep_alive) {
-        break;
-      }
+      const bool sent =
+          response.shared_body
+              ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
+              : co_await Reply(stream, static_cast<http::status>(response.status), req.version(),
+                               keep_alive, std::move(response.body), response.headers);
+      if (!sent || !keep_alive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(Socket::shutdown_send, ignored);
