@@ -333,6 +333,15 @@ std::string TempDir() {
   return dir;
 }
 
+pid_t ReadPid(const std::string& path) {
+  pid_t pid = 0;
+  Eventually([&] {
+    std::ifstream in(path);
+    return static_cast<bool>(in >> pid);
+  });
+  return pid;
+}
+
 bool Alive(pid_t pid) {
   std::string stat = ReadFileText("/proc/" + std::to_string(pid) + "/stat");
   if (stat.empty()) return false;

@@ -118,6 +118,9 @@ std::string Quote(const std::string& s);
 // A fresh temporary directory, removed at exit of the test binary.
 std::string TempDir();
 
+// The pid a command wrote into `path` (waiting up to 15 s for it to appear), or 0.
+pid_t ReadPid(const std::string& path);
+
 // True if pid names a live (non-zombie) process.
 bool Alive(pid_t pid);
 

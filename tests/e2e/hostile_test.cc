@@ -26,15 +26,6 @@ std::size_t FdCount(pid_t pid) {
   return n;
 }
 
-pid_t ReadPid(const std::string& path) {
-  pid_t pid = 0;
-  Eventually([&] {
-    std::ifstream in(path);
-    return static_cast<bool>(in >> pid);
-  });
-  return pid;
-}
-
 class Hostile : public ::testing::Test {
  protected:
   void SetUp() override {

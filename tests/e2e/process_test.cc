@@ -19,15 +19,6 @@ namespace json = boost::json;
 
 std::string OutputPath(const std::string& id) { return "/api/v0/processes/" + id + "/output"; }
 
-pid_t ReadPid(const std::string& path) {
-  pid_t pid = 0;
-  Eventually([&] {
-    std::ifstream in(path);
-    return static_cast<bool>(in >> pid);
-  });
-  return pid;
-}
-
 TEST(Process, ExitCodesAreTheShellsRealStatus) {
   Server server;
   for (auto [command, code] : std::vector<std::pair<std::string, int>>{

@@ -16,15 +16,6 @@
 namespace corral::testing {
 namespace {
 
-pid_t ReadPid(const std::string& path) {
-  pid_t pid = 0;
-  Eventually([&] {
-    std::ifstream in(path);
-    return static_cast<bool>(in >> pid);
-  });
-  return pid;
-}
-
 TEST(Server, WaitReturnsAsSoonAsTheProcessIsDone) {
   Server server;
   const std::string id = server.Start("sleep 0.3; echo done");
