@@ -161,7 +161,8 @@ Response Router::Signal(std::string_view id, const std::string& chat, std::strin
 
 Response Router::Health() {
   return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(), table_.waiters(),
-                                 counters_.connections ? counters_.connections() : 0}));
+                                 counters_.connections ? counters_.connections() : 0,
+                                 table_.task_limit()}));
 }
 
 }  // namespace corral::api

@@ -169,6 +169,7 @@ std::string EncodeHealth(const Health& h) {
   o["running"] = h.running;
   o["waiters"] = h.waiters;
   o["connections"] = h.connections;
+  o["max_tasks_per_command"] = h.max_tasks_per_command;
   return json::serialize(o);
 }
 

@@ -37,8 +37,9 @@ struct Health {
   bool closing;
   std::size_t processes;  // in the table, running or done
   std::size_t running;
-  std::size_t waiters;      // requests blocked in ?wait=true
-  std::size_t connections;  // open client connections
+  std::size_t waiters;        // requests blocked in ?wait=true
+  std::size_t connections;    // open client connections
+  int max_tasks_per_command;  // the per-command process limit in force; 0: none
 };
 std::string EncodeHealth(const Health& health);
 

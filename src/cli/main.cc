@@ -57,6 +57,12 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
   serve->add_option("--max-processes", o.max_processes, "Most commands running at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  serve
+      ->add_option("--max-tasks-per-command", o.max_tasks_per_command,
+                   "Most processes and threads one command may have at once (a cgroup pids "
+                   "limit, where the pids controller is available; 0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   serve->add_option("--max-connections", o.max_connections, "Most client connections at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

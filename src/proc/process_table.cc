@@ -66,6 +66,11 @@ ProcessTable::ProcessTable(asio::any_io_executor ex, TableOptions options)
     base::LogWarning("cannot become child subreaper (" + ec.message() +
                      "): orphans of commands will be reaped by init, not by corral");
   }
+  if (options_.max_tasks_per_command > 0) {
+    std::string why;
+    pids_limit_ = sys::PidsLimit::Create(why);
+    if (!pids_limit_) base::LogWarning("no per-command process limit: " + why);
+  }
   WatchSigchld();
 }
 
@@ -125,7 +130,9 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   std::string id = NewId();
   sys::SpawnSpec spawn{spec.command, workdir, BuildEnv(spec, id)};
   sys::SpawnedChild child;
-  if (auto ec = sys::Spawn(spawn, child)) {
+  auto do_spawn = [&] { return sys::Spawn(spawn, child); };
+  if (auto ec = pids_limit_ ? pids_limit_->SpawnInto(id, options_.max_tasks_per_command, do_spawn)
+                            : do_spawn()) {
     return Status(Code::kInternal, "spawn /bin/sh: " + ec.message());
   }
 
@@ -233,6 +240,7 @@ void ProcessTable::Finish(Process& p) {
   p.grace_.cancel();
   p.done_event_.cancel();
   --live_;
+  if (pids_limit_) pids_limit_->Remove(p.id_);  // fails (and stays) while leftovers live
   ScheduleForget();
   // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
   // that is a zombie already is announced by a SIGCHLD when it is reparented).
@@ -273,7 +281,9 @@ Status ProcessTable::Signal(const Process& process, int sig) {
   if (group_alive) {
     if (auto ec = sys::SignalGroup(process.pid_, sig)) return Status(Code::kInternal, ec.message());
   }
-  const int escapees = SignalEscapees(process.id_, process.pid_, sig);
+  int escapees = SignalEscapees(process.id_, process.pid_, sig);
+  // What stripped its environment but is still in the command's cgroup.
+  if (pids_limit_) escapees += pids_limit_->Signal(process.id_, sig, process.pid_);
   if (!group_alive && escapees == 0) return Status(Code::kFailedPrecondition, "not running");
   return Status::Ok();
 }
@@ -358,6 +368,7 @@ void ProcessTable::Forget() {
   std::vector<ProcessPtr> done;
   for (auto it = processes_.begin(); it != processes_.end();) {
     if (it->second->done_ && it->second->done_at_ + options_.retention <= now) {
+      if (pids_limit_) pids_limit_->Remove(it->first);
       it = processes_.erase(it);
     } else {
       if (it->second->done_) done.push_back(it->second);
@@ -367,7 +378,10 @@ void ProcessTable::Forget() {
   if (done.size() > kMaxRetainedDone) {
     std::sort(done.begin(), done.end(),
               [](const auto& a, const auto& b) { return a->done_at_ < b->done_at_; });
-    for (std::size_t i = 0; i < done.size() - kMaxRetainedDone; ++i) processes_.erase(done[i]->id_);
+    for (std::size_t i = 0; i < done.size() - kMaxRetainedDone; ++i) {
+      if (pids_limit_) pids_limit_->Remove(done[i]->id_);
+      processes_.erase(done[i]->id_);
+    }
   }
   ScheduleForget();
 }

@@ -15,6 +15,7 @@
 
 #include "base/status.h"
 #include "proc/process.h"
+#include "sys/pids_limit.h"
 
 namespace corral::proc {
 
@@ -33,6 +34,8 @@ struct TableOptions {
   // grandchild) before the process counts as done anyway.
   std::chrono::milliseconds drain_grace{5000};
   std::size_t max_live = 1024;  // running processes; starts past it are refused
+  // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.
+  int max_tasks_per_command = 4096;
   std::chrono::milliseconds retention = kDoneRetention;
   // On shutdown, how long process groups get between SIGTERM and SIGKILL.
   std::chrono::milliseconds shutdown_grace{3000};
@@ -92,6 +95,8 @@ class ProcessTable {
   std::size_t size() const { return processes_.size(); }
   std::size_t live() const { return live_; }
   std::size_t waiters() const { return *waiters_; }
+  // The per-command process limit in force: 0 when off or not available here.
+  int task_limit() const { return pids_limit_ ? options_.max_tasks_per_command : 0; }
 
  private:
   using ProcessPtr = std::shared_ptr<Process>;
@@ -130,7 +135,9 @@ class ProcessTable {
   boost::asio::signal_set sigchld_;
   boost::asio::steady_timer orphan_timer_;  // backs up SIGCHLD, which /proc reads can race
   boost::asio::steady_timer forget_timer_;
-  std::unique_ptr<char[]> scratch_;  // one read buffer for every pipe: the loop is serial
+  std::unique_ptr<char[]> scratch_;
+  std::unique_ptr<sys::PidsLimit> pids_limit_;  // null: no per-command process limit  // one read
+                                                // buffer for every pipe: the loop is serial
 };
 
 }  // namespace corral::proc

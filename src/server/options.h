@@ -21,7 +21,8 @@ struct ServeOptions {
   std::chrono::milliseconds request_timeout{30000};
   std::size_t max_processes = 1024;
   std::size_t max_connections = 1024;
-  bool announce = true;  // print "listening on ADDR" lines on stdout
+  int max_tasks_per_command = 4096;  // cgroup pids limit per command; 0: none
+  bool announce = true;              // print "listening on ADDR" lines on stdout
 };
 
 // Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code. `on_ready`, if

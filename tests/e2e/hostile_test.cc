@@ -222,5 +222,41 @@ TEST_F(Hostile, SixteenLoudCommandsDoNotStopTheApi) {
   ExpectRecovered();
 }
 
+TEST(HostileCommands, AForkBombIsContainedByItsProcessLimitAndKillEndsIt) {
+  Server server({.args = {"--max-tasks-per-command", "64"}});
+  if (server.Health().at("max_tasks_per_command").as_int64() == 0) {
+    GTEST_SKIP() << "no cgroup v1 pids controller here: " << server.Log();
+  }
+  // Each instance forks two more, then stays (in sleep): the population grows until forks fail,
+  // then holds (an instance whose fork failed exits, as sh does on that error).
+  const std::string id = server.Start("b(){ b & b & sleep 1000; }; b");
+  // The cgroup the server made for it, next to the server's own.
+  std::ifstream own("/proc/" + std::to_string(server.pid()) + "/cgroup");
+  std::string line, path;
+  while (std::getline(own, line)) {
+    if (line.find(":pids:") != std::string::npos) path = line.substr(line.rfind(':') + 1);
+  }
+  const std::string dir = "/sys/fs/cgroup/pids" + (path == "/" ? "" : path) + "/corral-" +
+                          std::to_string(server.pid()) + "/" + id;
+  auto current = [&] {
+    std::ifstream in(dir + "/pids.current");
+    long n = -1;
+    in >> n;
+    return n;
+  };
+  long peak = 0;
+  for (int i = 0; i < 100; ++i) {  // two seconds of it
+    peak = std::max(peak, current());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(peak, 8) << "the bomb ran";
+  EXPECT_LE(peak, 64) << "and stopped at the limit";
+  EXPECT_EQ(server.Get("/api/v0/processes/list").status, 200) << "the server is unharmed";
+  EXPECT_EQ(server.WaitOutput(server.Start("echo alive")).at("output").as_string(), "alive\n")
+      << "and other commands still start";
+  ASSERT_EQ(server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})").status, 200);
+  EXPECT_TRUE(Eventually([&] { return current() <= 0; })) << current() << " left";
+}
+
 }  // namespace
 }  // namespace corral::testing

@@ -1,0 +1,143 @@
+#include "sys/pids_limit.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "base/unique_fd.h"
+
+namespace corral::sys {
+namespace {
+
+std::error_code Errno() { return {errno, std::system_category()}; }
+
+std::error_code WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  if (!out) return Errno();
+  out << text;
+  out.flush();
+  return out ? std::error_code{} : std::make_error_code(std::errc::io_error);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The mount point of the cgroup v1 hierarchy with the pids controller, or empty.
+std::string PidsMount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto dash = line.find(" - cgroup ");
+    if (dash == std::string::npos) continue;
+    const std::string options = line.substr(line.rfind(' ') + 1);
+    if (("," + options + ",").find(",pids,") == std::string::npos) continue;
+    std::istringstream fields(line.substr(0, dash));
+    std::string skip, mount;
+    fields >> skip >> skip >> skip >> skip >> mount;
+    return mount;
+  }
+  return {};
+}
+
+// Our own cgroup in the pids hierarchy ("/" for the root), from /proc/self/cgroup.
+std::string OwnPidsCgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+    if (controllers.find(",pids,") != std::string::npos) return line.substr(second + 1);
+  }
+  return {};
+}
+
+std::vector<pid_t> Procs(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::istringstream in(ReadFile(dir + "/cgroup.procs"));
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+}  // namespace
+
+std::unique_ptr<PidsLimit> PidsLimit::Create(std::string& why) {
+  const std::string mount = PidsMount();
+  const std::string own = OwnPidsCgroup();
+  if (mount.empty() || own.empty()) {
+    why = "no cgroup v1 pids hierarchy is mounted";
+    return nullptr;
+  }
+  std::unique_ptr<PidsLimit> limit(new PidsLimit);
+  limit->home_ = mount + (own == "/" ? "" : own);
+  limit->root_ = limit->home_ + "/corral-" + std::to_string(::getpid());
+  if (::mkdir(limit->root_.c_str(), 0755) != 0 && errno != EEXIST) {
+    why = "cannot create " + limit->root_ + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  return limit;
+}
+
+PidsLimit::~PidsLimit() {
+  // The commands' cgroups first, then ours; one still holding processes stays.
+  if (DIR* dir = ::opendir(root_.c_str())) {
+    while (dirent* e = ::readdir(dir)) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') ::rmdir((root_ + "/" + e->d_name).c_str());
+    }
+    ::closedir(dir);
+  }
+  ::rmdir(root_.c_str());
+}
+
+std::error_code PidsLimit::SpawnInto(const std::string& name, int max,
+                                     const std::function<std::error_code()>& spawn) {
+  const std::string dir = PathOf(name);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno();
+  // One more than asked while we are inside; set to the real limit once we are out.
+  if (auto ec = WriteFile(dir + "/pids.max", std::to_string(max + 1))) return ec;
+  const std::string self = std::to_string(::getpid());
+  if (auto ec = WriteFile(dir + "/cgroup.procs", self)) {
+    ::rmdir(dir.c_str());
+    return ec;
+  }
+  const std::error_code spawned = spawn();
+  // Going home must not fail silently: we would spawn every later command in here.
+  std::error_code home = WriteFile(home_ + "/cgroup.procs", self);
+  WriteFile(dir + "/pids.max", std::to_string(max));
+  if (spawned) ::rmdir(dir.c_str());
+  return spawned ? spawned : home;
+}
+
+int PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid) {
+  int signalled = 0;
+  for (pid_t pid : Procs(PathOf(name))) {
+    if (skip_pgid > 0 && ::getpgid(pid) == skip_pgid) continue;
+    // A pidfd first; then check the process is still in this cgroup, so a pid reused since
+    // cgroup.procs was read is never signalled.
+    base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) continue;
+    const std::string cgroup = ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+    if (cgroup.find("/corral-" + std::to_string(::getpid()) + "/" + name + "\n") ==
+        std::string::npos) {
+      continue;
+    }
+    if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0) ++signalled;
+  }
+  return signalled;
+}
+
+bool PidsLimit::Remove(const std::string& name) { return ::rmdir(PathOf(name).c_str()) == 0; }
+
+}  // namespace corral::sys
