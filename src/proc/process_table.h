@@ -35,7 +35,7 @@ struct TableOptions {
   std::chrono::milliseconds drain_grace{5000};
   std::size_t max_live = 1024;  // running processes; starts past it are refused
   // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.
-  int max_tasks_per_command = 4096;
+  int max_tasks_per_command = 0;
   std::chrono::milliseconds retention = kDoneRetention;
   // On shutdown, how long process groups get between SIGTERM and SIGKILL.
   std::chrono::milliseconds shutdown_grace{3000};

@@ -21,7 +21,9 @@ struct ServeOptions {
   std::chrono::milliseconds request_timeout{30000};
   std::size_t max_processes = 1024;
   std::size_t max_connections = 1024;
-  int max_tasks_per_command = 4096;  // cgroup pids limit per command; 0: none
+  // A cgroup pids limit per command; 0: none. Off by default: on cgroup v1 each start then
+  // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.
+  int max_tasks_per_command = 0;
   bool announce = true;              // print "listening on ADDR" lines on stdout
 };
 
