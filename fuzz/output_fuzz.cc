@@ -2,6 +2,7 @@
 // Invariants: the text is valid UTF-8 and bounded; the counts add up; up to 32 KiB the result
 // equals a simple reference model written independently below.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -12,6 +13,13 @@
 namespace {
 
 using namespace corral::proc;
+
+// Aborts (a finding for libFuzzer) with the broken invariant named on stderr.
+void Check(bool ok, const char* invariant) {
+  if (ok) return;
+  std::fprintf(stderr, "broken invariant: %s\n", invariant);
+  std::abort();
+}
 
 // Reference: the length of a valid UTF-8 character at s[i], or 0 if none starts there.
 std::size_t ValidAt(std::string_view s, std::size_t i) {
@@ -81,23 +89,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < all.size(); i += write_size) {
     buffer.Append(std::string_view(all).substr(i, write_size));
   }
-  if (buffer.total() != all.size()) std::abort();
+  Check(!(buffer.total() != all.size()), "buffer.total() != all.size()");
   const RenderedOutput r = Render(buffer);
 
-  if (!utf8::IsValid(r.text)) std::abort();
+  Check(!(!utf8::IsValid(r.text)), "!utf8::IsValid(r.text)");
   // Bounded: each kept raw byte becomes at most 3 bytes (U+FFFD), each cut line gains its
   // marker, and the omission marker is short.
   const std::uint64_t kept = r.truncation ? r.truncation->retained_bytes : all.size();
   const std::uint64_t cuts = r.truncation ? r.truncation->lines_truncated : 0;
-  if (kept > kHeadBytes + kTailBytes) std::abort();
-  if (r.text.size() > 3 * kept + cuts * kLineCutMarker.size() + 64) std::abort();
+  Check(!(kept > kHeadBytes + kTailBytes), "kept > kHeadBytes + kTailBytes");
+  Check(!(r.text.size() > 3 * kept + cuts * kLineCutMarker.size() + 64),
+        "r.text.size() > 3 * kept + cuts * kLineCutMarker.size() + 64");
   if (r.truncation) {
     const Truncation& t = *r.truncation;
-    if (t.original_bytes != all.size()) std::abort();
-    if (t.retained_bytes + t.omitted_bytes > t.original_bytes) std::abort();
-    if ((t.original_bytes - t.retained_bytes - t.omitted_bytes == 0) != (t.lines_truncated == 0))
-      std::abort();
-    if (t.omitted_bytes == 0 && all.size() > kHeadBytes + kTailBytes) std::abort();
+    Check(!(t.original_bytes != all.size()), "t.original_bytes != all.size()");
+    Check(!(t.retained_bytes + t.omitted_bytes > t.original_bytes),
+          "t.retained_bytes + t.omitted_bytes > t.original_bytes");
+    Check(
+        !((t.original_bytes - t.retained_bytes - t.omitted_bytes == 0) != (t.lines_truncated == 0)),
+        "(t.original_bytes - t.retained_bytes - t.omitted_bytes == 0) != (t.lines_truncated == 0)");
+    Check(!(t.omitted_bytes == 0 && all.size() > kHeadBytes + kTailBytes),
+          "t.omitted_bytes == 0 && all.size() > kHeadBytes + kTailBytes");
   }
 
   if (all.size() <= kHeadBytes + kTailBytes) {
@@ -105,8 +117,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string raw = ReferenceCut(all, cut);
     std::string expected;
     utf8::AppendSanitized(raw, expected);
-    if (r.text != expected) std::abort();
-    if (r.truncation.has_value() != (cut > 0)) std::abort();
+    Check(!(r.text != expected), "r.text != expected");
+    Check(!(r.truncation.has_value() != (cut > 0)), "r.truncation.has_value() != (cut > 0)");
   }
   return 0;
 }

@@ -66,9 +66,11 @@ std::size_t PrefixWithin(std::string_view s, std::size_t limit) {
   std::size_t i = 0;
   while (i < limit) {
     const Step step = Decode(s, i);
-    // An invalid run is replaced as a whole by one U+FFFD, so it is never split either.
-    if (i + step.length > limit) break;
-    i += step.length;
+    // Only characters are kept whole; an invalid run may be cut anywhere, as what is kept of
+    // it still becomes U+FFFD.
+    const std::size_t length = step.valid ? step.length : 1;
+    if (i + length > limit) break;
+    i += length;
   }
   return i;
 }

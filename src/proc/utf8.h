@@ -23,7 +23,8 @@ std::size_t CompletePrefix(std::string_view s);
 // whose start was cut off.
 std::size_t OrphanContinuations(std::string_view s);
 
-// The longest prefix of s no longer than `limit` that does not split a valid character.
+// The longest prefix of s no longer than `limit` that does not split a valid character
+// (invalid bytes count one by one).
 std::size_t PrefixWithin(std::string_view s, std::size_t limit);
 
 // Appends s to out with every invalid run replaced by U+FFFD.

@@ -73,6 +73,7 @@ TEST(Utf8, PrefixWithinNeverSplitsACharacter) {
                          5),
             5u);
   EXPECT_EQ(PrefixWithin("\xE2\x82\xAC\xE2\x82\xAC", 3), 3u);
+  EXPECT_EQ(PrefixWithin("ab\xE2\x82(", 3), 3u) << "an invalid run may be cut";
 }
 
 }  // namespace
