@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/paths.h"
+#include "base/text_file.h"
 #include "cli/embedded.h"
 #include "mcp/mcp_server.h"
 
@@ -24,23 +25,10 @@ int Fail(const base::Status& status) {
   return 1;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
 std::string ReadToken(const ClientOptions& c) {
-  auto read = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return Trim(ss.str());
-  };
-  if (!c.token_file.empty()) return read(c.token_file);
-  if (const char* env = std::getenv("CORRAL_TOKEN"); env && *env) return Trim(env);
-  return read(base::DefaultTokenPath());  // empty if there is none
+  if (!c.token_file.empty()) return base::ReadTrimmedFile(c.token_file).value_or("");
+  if (const char* env = std::getenv("CORRAL_TOKEN"); env && *env) return base::Trim(env);
+  return base::ReadTrimmedFile(base::DefaultTokenPath()).value_or("");  // none: no token
 }
 
 // Connects the way every subcommand does; on failure prints why and returns null.

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/text_file.h"
 #include "base/unique_fd.h"
 
 namespace corral::server {
@@ -19,23 +20,13 @@ namespace {
 // 32 random bytes: 256 bits, as hex.
 constexpr std::size_t kTokenBytes = 32;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
 std::optional<std::string> ReadFile(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
+  std::optional<std::string> token = base::ReadTrimmedFile(path);
+  if (!token) {
     error = "cannot read token file " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token = Trim(ss.str());
-  if (token.empty()) {
+  if (token->empty()) {
     error = "token file " + path + " is empty";
     return std::nullopt;
   }
@@ -88,7 +79,7 @@ std::optional<std::string> LoadToken(const std::string& token_file, const std::s
   }
   if (const char* env = std::getenv("CORRAL_TOKEN"); env && *env) {
     where = "$CORRAL_TOKEN";
-    return Trim(env);
+    return base::Trim(env);
   }
   where = "the token file " + default_file;
   struct stat st;
