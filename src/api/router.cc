@@ -101,18 +101,16 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat) {
   // At most this many, as Coder's agent does: the running ones and the newest done ones.
   constexpr std::size_t kMaxListed = 10;
-  // Chats whose lists are cached at once; past it the cache starts over.
-  constexpr std::size_t kMaxCachedLists = 256;
-  auto it = list_cache_.find(chat);
-  if (it != list_cache_.end() && it->second.generation == table_.generation()) {
-    return Json(200, it->second.body);
+  const std::string key = "list " + chat;
+  Response r;
+  r.shared_body = cache_.Get(key, table_.generation());
+  if (!r.shared_body) {
+    auto processes = table_.List(chat);
+    if (processes.size() > kMaxListed) processes.resize(kMaxListed);
+    r.shared_body = std::make_shared<const std::string>(EncodeList(processes));
+    cache_.Put(key, table_.generation(), r.shared_body);
   }
-  auto processes = table_.List(chat);
-  if (processes.size() > kMaxListed) processes.resize(kMaxListed);
-  std::string body = EncodeList(processes);
-  if (list_cache_.size() >= kMaxCachedLists) list_cache_.clear();
-  list_cache_[chat] = {table_.generation(), body};
-  return Json(200, std::move(body));
+  return r;
 }
 
 asio::awaitable<Response> Router::Output(std::string_view id, const std::string& chat, bool wait,
@@ -128,8 +126,15 @@ asio::awaitable<Response> Router::Output(std::string_view id, const std::string&
       co_return gone;
     }
   }
+  // The answer changes with the output's size and the running state only.
+  const std::uint64_t version = p->output().total() << 1 | (p->running() ? 1 : 0);
+  const std::string key = "output " + p->id();
   Response r;
-  r.shared_body = EncodeOutput(*p);
+  r.shared_body = cache_.Get(key, version);
+  if (!r.shared_body) {
+    r.shared_body = std::make_shared<const std::string>(EncodeOutput(*p));
+    cache_.Put(key, version, r.shared_body);
+  }
   co_return r;
 }
 
@@ -162,7 +167,7 @@ Response Router::Signal(std::string_view id, const std::string& chat, std::strin
 Response Router::Health() {
   return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(), table_.waiters(),
                                  counters_.connections ? counters_.connections() : 0,
-                                 table_.task_limit()}));
+                                 table_.task_limit(), table_.tracking()}));
 }
 
 }  // namespace corral::api

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/answer_cache.h"
 #include "api/route.h"
 #include "proc/process_table.h"
 
@@ -30,6 +31,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // the client is gone: send nothing, drop the connection
 };
+
+// The bound on the bytes of cached answers: 8 MiB holds the output answers (at most ~33 KB each)
+// of the 250 processes read most recently.
+inline constexpr std::size_t kMaxCachedAnswerBytes = 8 * 1024 * 1024;
 
 // Completes when the client has gone away; the server provides it per connection.
 using ClientGone = std::function<boost::asio::awaitable<void>()>;
@@ -59,12 +64,9 @@ class Router {
 
   proc::ProcessTable& table_;
   ServerCounters counters_;
-  // The encoded list per chat, valid for one table generation: clients poll it.
-  struct CachedList {
-    std::uint64_t generation;
-    std::string body;
-  };
-  std::unordered_map<std::string, CachedList> list_cache_;
+  // Answers clients poll: the list per chat (for one table generation), the output per process
+  // (while its size and state are unchanged).
+  AnswerCache cache_{kMaxCachedAnswerBytes};
 };
 
 }  // namespace corral::api

@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "sys/child.h"
+#include "proc/signal_name.h"
 
 namespace corral::api {
 namespace json = boost::json;
@@ -40,7 +40,8 @@ void PutExit(json::object& o, const proc::Process& p) {
   if (!exit) return;
   // A signalled shell reports -1, as Coder does, plus the signal's name.
   o["exit_code"] = exit->signaled ? -1 : exit->code;
-  if (exit->signaled) o["exit_signal"] = sys::SignalName(exit->signal);
+  if (exit->signaled) o["exit_signal"] = proc::SignalName(exit->signal);
+  if (auto ended_by = p.ended_by()) o["ended_by"] = proc::EndedByName(*ended_by);
 }
 
 }  // namespace
@@ -134,12 +135,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::shared_ptr<const std::string> EncodeOutput(const proc::Process& process) {
-  auto& cache = process.derived_cache();
-  if (cache.valid && cache.total == process.output().total() &&
-      cache.running == process.running()) {
-    return cache.value;
-  }
+std::string EncodeOutput(const proc::Process& process) {
   proc::RenderedOutput rendered = proc::Render(process.output());
   json::object o;
   o["output"] = std::move(rendered.text);
@@ -155,11 +151,7 @@ std::shared_ptr<const std::string> EncodeOutput(const proc::Process& process) {
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
-  cache.value = std::make_shared<const std::string>(json::serialize(o));
-  cache.total = process.output().total();
-  cache.running = process.running();
-  cache.valid = true;
-  return cache.value;
+  return json::serialize(o);
 }
 
 std::string EncodeHealth(const Health& h) {
@@ -170,6 +162,7 @@ std::string EncodeHealth(const Health& h) {
   o["waiters"] = h.waiters;
   o["connections"] = h.connections;
   o["max_tasks_per_command"] = h.max_tasks_per_command;
+  o["tracking"] = h.tracking;
   return json::serialize(o);
 }
 

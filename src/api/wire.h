@@ -30,8 +30,7 @@ std::string EncodeError(std::string_view message, std::string_view detail);
 std::string EncodeMessage(std::string_view message);
 std::string EncodeStarted(const proc::Process& process);
 std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes);
-// Shared, because it is cached on the process and sent as it is, without a copy.
-std::shared_ptr<const std::string> EncodeOutput(const proc::Process& process);
+std::string EncodeOutput(const proc::Process& process);
 
 struct Health {
   bool closing;
@@ -40,6 +39,7 @@ struct Health {
   std::size_t waiters;        // requests blocked in ?wait=true
   std::size_t connections;    // open client connections
   int max_tasks_per_command;  // the per-command process limit in force; 0: none
+  std::string_view tracking;  // how a command's processes are found: "cgroup", "process-group"
 };
 std::string EncodeHealth(const Health& health);
 

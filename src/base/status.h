@@ -20,7 +20,7 @@ enum class Code {
 };
 
 // A small value type for errors, after LevelDB's: ok, or a code and a human-readable reason.
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -38,7 +38,7 @@ class Status {
 
 // Either a value or a non-ok Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
   Result(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).ok()); }

@@ -25,8 +25,14 @@ CLI::Option* AddDuration(CLI::App* app, const std::string& name, std::int64_t& m
       ->default_str(default_text);
 }
 
+// The serve options' durations in milliseconds, as CLI11 fills them; defaults from ServeOptions.
 struct Durations {
-  std::int64_t drain_ms = 5000, shutdown_ms = 3000, request_ms = 30000, retention_ms = 300000;
+  explicit Durations(const server::ServeOptions& defaults)
+      : drain_ms(defaults.drain_grace.count()),
+        shutdown_ms(defaults.shutdown_grace.count()),
+        request_ms(defaults.request_timeout.count()),
+        retention_ms(defaults.retention.count()) {}
+  std::int64_t drain_ms, shutdown_ms, request_ms, retention_ms;
 };
 
 void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
@@ -54,6 +60,11 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
               "Time a client has to send a whole request (slow clients are cut off)", "30s");
   AddDuration(serve, "--retention", d.retention_ms,
               "How long a finished process stays listed before it is forgotten", "5m");
+  serve
+      ->add_option("--max-done", o.max_done,
+                   "Most finished processes remembered at once (the oldest are forgotten first)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   serve->add_option("--max-processes", o.max_processes, "Most commands running at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -90,7 +101,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // the client options may also follow the subcommand
   server::ServeOptions serve_options;
-  Durations durations;
+  Durations durations(serve_options);
   AddServe(app, serve_options, durations);
 
   cli::ClientOptions client;

@@ -5,15 +5,26 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/clock.h"
 #include "proc/output_buffer.h"
 #include "sys/child.h"
 
 namespace corral::proc {
+
+// Why a done process ended (DESIGN §7.3).
+enum class EndedBy {
+  kExit,      // it ended by itself
+  kSignal,    // a signal that no request sent
+  kClient,    // after a `signal` request
+  kDeadline,  // its run deadline passed
+  kShutdown,  // the server shut down
+  kLost,      // the server died while it ran
+};
+std::string_view EndedByName(EndedBy e);
 
 // One command started by the server. The ProcessTable owns it and is the only writer; readers
 // (the api layer) see it through const accessors on the loop thread.
@@ -42,19 +53,12 @@ class Process {
   // The shell's status; set once the process is done.
   const std::optional<sys::ExitStatus>& exit_status() const { return done_ ? exit_ : kNoExit; }
   std::int64_t exited_at_unix() const { return exited_at_unix_; }
+  // Why it ended; nullopt while running.
+  std::optional<EndedBy> ended_by() const;
 
+  // The output so far. Bytes that leftovers (`cmd &`) write after the process is done still
+  // arrive here until the pipe's end of file.
   const OutputBuffer& output() const { return output_; }
-
-  // A slot where a reader may keep what it derived from the output (the api layer keeps its
-  // encoded answer), valid while output().total() and running() are what they were then. A done
-  // process's output never changes, so its answer is computed once however often it is read.
-  struct DerivedCache {
-    std::shared_ptr<const std::string> value;
-    std::uint64_t total = 0;
-    bool running = true;
-    bool valid = false;
-  };
-  DerivedCache& derived_cache() const { return derived_cache_; }
 
  private:
   friend class ProcessTable;
@@ -74,13 +78,18 @@ class Process {
   boost::asio::posix::stream_descriptor pipe_;   // the read end of stdout+stderr
   boost::asio::steady_timer grace_;              // the drain grace after the shell exited
   boost::asio::steady_timer done_event_;         // never expires; cancelled to wake waiters
+  bool has_cgroup_ = false;                      // it runs in a cgroup of its own, named id_
 
   std::optional<sys::ExitStatus> exit_;  // set when the shell exits (its zombie unreaped)
-  bool pipe_eof_ = false;
-  bool done_ = false;  // exit seen, output complete, shell reaped
+  bool done_ = false;                    // exit seen, output complete or grace over, reaped
+  // Done, but something of it may still live (the pipe is open, or its cgroup is populated):
+  // it still counts against the cap on live processes.
+  bool lingering_ = false;
+  bool forgotten_ = false;  // out of the table; the pipe is drained to nowhere until its EOF
+  // The last of the requests that end a command (client signal, deadline, shutdown), if any.
+  std::optional<EndedBy> requested_end_;
   base::SteadyClock::time_point done_at_{};
   OutputBuffer output_;
-  mutable DerivedCache derived_cache_;
 };
 
 }  // namespace corral::proc

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -14,31 +15,32 @@
 #include <vector>
 
 #include "base/status.h"
+#include "proc/defaults.h"
 #include "proc/process.h"
+#include "proc/retention.h"
+#include "sys/cgroup.h"
 #include "sys/pids_limit.h"
+#include "sys/spawn.h"
 
 namespace corral::proc {
 
 using Environment = std::map<std::string, std::string>;
 
-// How long a done process stays visible before it is forgotten (404 afterwards), by default.
-inline constexpr std::chrono::minutes kDoneRetention{5};
-// At most this many done processes are remembered; past it the oldest are forgotten first, so
-// memory stays bounded (~32 KiB of output each) however fast commands are started.
-inline constexpr std::size_t kMaxRetainedDone = 1024;
-
 struct TableOptions {
   std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
   Environment base_env;         // the server's environment with the env hook applied
-  // After the shell exits, how long its output pipe may stay open (held by a background
-  // grandchild) before the process counts as done anyway.
-  std::chrono::milliseconds drain_grace{5000};
-  std::size_t max_live = 1024;  // running processes; starts past it are refused
+  std::chrono::milliseconds drain_grace = kDrainGrace;
+  std::size_t max_live = kMaxLive;  // running commands (leftovers included); past it: refused
   // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.
   int max_tasks_per_command = 0;
   std::chrono::milliseconds retention = kDoneRetention;
-  // On shutdown, how long process groups get between SIGTERM and SIGKILL.
-  std::chrono::milliseconds shutdown_grace{3000};
+  std::size_t max_done = kMaxRetainedDone;
+  std::chrono::milliseconds shutdown_grace = kShutdownGrace;
+  // Track each command in a cgroup v2 of its own where one can be made (DESIGN §7.8); false:
+  // process groups and the environment cookie only, as where no v2 hierarchy is writable.
+  bool use_cgroups = true;
+  // The open-file limit commands get (the server raises its own); nullopt: inherit ours.
+  std::optional<rlimit> child_nofile;
 };
 
 struct StartSpec {
@@ -51,13 +53,18 @@ struct StartSpec {
 
 // Every command gets these in its environment, after the request's own variables: the id of the
 // process it belongs to, and the id of this server run. Descendants that leave the process
-// group (setsid daemons) still carry them, so signals and shutdown can find them.
+// group (setsid daemons) still carry them, so signals and shutdown can find them where no
+// cgroup tracks the command.
 inline constexpr std::string_view kProcessIdVariable = "CORRAL_PROCESS_ID";
 inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 
 // The process table: starts commands, watches them until they are done, signals them, forgets
 // them after the retention, reaps every child (orphans included) and shuts everything down.
 // Single-threaded: every call and every handler runs on the executor's one thread.
+//
+// Its code is split by concern: process_table.cc (starting, finding, listing),
+// process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
+// escapees, shutdown), process_reaping.cc (orphans).
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -66,7 +73,7 @@ class ProcessTable {
   ProcessTable& operator=(const ProcessTable&) = delete;
 
   // Starts spec.command. Errors: kUnavailable when closing, kResourceExhausted at the live cap,
-  // kInternal when the workdir is missing or the OS refuses.
+  // kInternal when the workdir is missing or unusable (saying why) or the OS refuses.
   base::Result<std::shared_ptr<const Process>> Start(const StartSpec& spec);
 
   // The process with this id, or null. Chat visibility is the caller's concern.
@@ -75,16 +82,17 @@ class ProcessTable {
   // Processes visible to `chat_id` (all when empty): running first, then newest first.
   std::vector<std::shared_ptr<const Process>> List(std::string_view chat_id) const;
 
-  // Sends sig to the process's group. After the shell is done, goes to the group's leftovers
-  // if any are alive. Errors: kFailedPrecondition when nothing of it runs, kInternal when the
-  // OS refuses.
+  // A client's signal to the whole command: its process group, and its cgroup (or, without
+  // one, what carries its cookie) for what left the group. After the shell is done, goes to
+  // the leftovers if any are alive. Errors: kFailedPrecondition when nothing of it runs,
+  // kInternal when the OS refuses.
   base::Status Signal(const Process& process, int sig);
 
   // Completes when the process is done (or at once if it is). Cancellable.
   boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process);
 
-  // Refuses new starts, SIGTERMs every group and every orphan, SIGKILLs what remains after the
-  // shutdown grace, and completes once every process is done and every child reaped.
+  // Refuses new starts, SIGTERMs every command and every orphan, SIGKILLs what remains after
+  // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
 
   // Changes whenever what List() returns could change (a start, a process done or forgotten),
@@ -93,40 +101,61 @@ class ProcessTable {
 
   bool closing() const { return closing_; }
   std::size_t size() const { return processes_.size(); }
+  // Commands that occupy a slot of max_live: running, or done with leftovers still alive.
   std::size_t live() const { return live_; }
   std::size_t waiters() const { return *waiters_; }
   // The per-command process limit in force: 0 when off or not available here.
-  int task_limit() const { return pids_limit_ ? options_.max_tasks_per_command : 0; }
+  int task_limit() const { return task_limit_; }
+  // How the processes of a command are found: "cgroup" (one cgroup v2 per command) or
+  // "process-group" (its group, plus the environment cookie among our descendants).
+  std::string_view tracking() const { return cgroups_ ? "cgroup" : "process-group"; }
+  // Where the commands' cgroups live; empty without cgroup tracking.
+  std::string cgroup_root() const { return cgroups_ ? cgroups_->root() : std::string(); }
 
  private:
   using ProcessPtr = std::shared_ptr<Process>;
+  static constexpr std::size_t kReadChunk = 64 * 1024;  // pipes are read in chunks of this size
 
-  std::string ResolveWorkdir(const std::optional<std::string>& requested, base::Status& error);
+  base::Result<std::string> ResolveWorkdir(const std::optional<std::string>& requested) const;
   std::vector<std::string> BuildEnv(const StartSpec& spec, const std::string& id) const;
-  // Signals the processes outside `pgid` that carry `id` in kProcessIdVariable; returns how
-  // many were signalled.
-  int SignalEscapees(const std::string& id, pid_t pgid, int sig);
+  std::error_code SpawnCommand(sys::SpawnSpec& spawn, const std::string& id,
+                               sys::SpawnedChild& child);
 
+  // The done state machine (process_lifecycle.cc).
   void WatchExit(ProcessPtr p);
   void WatchOutput(ProcessPtr p);
   void OnExit(const ProcessPtr& p);
   // Reads what the pipe holds now; returns false once it hit end of file or an error.
   bool DrainPipe(Process& p);
-  void Finish(Process& p);
-
-  void WatchSigchld();
-  void ReapOrphans();
+  void Finish(const ProcessPtr& p);
+  // Whether anything of a done process may still live; ends its lingering when not.
+  void CheckLingering(const ProcessPtr& p);
   void ScheduleForget();
-  void Forget();
+  void ForgetDue();
+  void ReleaseMemorySoon();
+
+  // Signals (process_signals.cc).
+  // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.
+  base::Status SignalCommand(const Process& p, int sig);
+  // Signals, among our descendants, those outside `pgid` that carry `id` in
+  // kProcessIdVariable; returns how many.
+  int SignalEscapees(const std::string& id, pid_t pgid, int sig);
   bool GroupHasLeftovers(pid_t pgid) const;
   void SignalEverything(int sig);
+  bool Settled();
   void StopWatching();  // cancels the table's own waits, so the loop can run dry
+
+  // Reaping (process_reaping.cc).
+  void WatchSigchld();
+  void ReapOrphans();
 
   boost::asio::any_io_executor ex_;
   TableOptions options_;
   std::string instance_;  // this server run's id, kInstanceVariable in every command
   std::unordered_map<std::string, ProcessPtr> processes_;
   std::unordered_set<pid_t> leaders_;  // shells not yet reaped: the orphan sweep leaves them
+  std::unordered_set<ProcessPtr> lingering_;  // done, but something of them may still live
+  Retention retention_;
   std::size_t live_ = 0;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t generation_ = 0;
@@ -135,9 +164,11 @@ class ProcessTable {
   boost::asio::signal_set sigchld_;
   boost::asio::steady_timer orphan_timer_;  // backs up SIGCHLD, which /proc reads can race
   boost::asio::steady_timer forget_timer_;
-  std::unique_ptr<char[]> scratch_;
-  std::unique_ptr<sys::PidsLimit> pids_limit_;  // null: no per-command process limit  // one read
-                                                // buffer for every pipe: the loop is serial
+  boost::asio::steady_timer trim_timer_;  // returns freed memory to the system, rate-limited
+  std::unique_ptr<char[]> scratch_;       // one read buffer for every pipe: the loop is serial
+  std::unique_ptr<sys::CgroupTree> cgroups_;    // null: no cgroup v2 tracking here
+  std::unique_ptr<sys::PidsLimit> pids_limit_;  // the v1 pids limit, where v2 has no controller
+  int task_limit_ = 0;
 };
 
 }  // namespace corral::proc

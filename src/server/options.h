@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "proc/defaults.h"
+
 namespace corral::server {
 
 struct ServeOptions {
@@ -14,12 +16,13 @@ struct ServeOptions {
   std::string token_file;           // else CORRAL_TOKEN, else generated next to the socket
   std::string workdir;              // default working directory of commands
   std::string env_file;             // KEY=VALUE lines, or an executable that prints them
-  std::chrono::milliseconds drain_grace{5000};
-  std::chrono::milliseconds shutdown_grace{3000};
-  std::chrono::milliseconds retention{5 * 60 * 1000};  // done processes are forgotten after it
+  std::chrono::milliseconds drain_grace = proc::kDrainGrace;
+  std::chrono::milliseconds shutdown_grace = proc::kShutdownGrace;
+  std::chrono::milliseconds retention = proc::kDoneRetention;  // done processes are then forgotten
   // A request must arrive whole within this (so must the next one on an idle connection).
   std::chrono::milliseconds request_timeout{30000};
-  std::size_t max_processes = 1024;
+  std::size_t max_processes = proc::kMaxLive;
+  std::size_t max_done = proc::kMaxRetainedDone;  // done processes remembered at once
   std::size_t max_connections = 1024;
   // A cgroup pids limit per command; 0: none. Off by default: on cgroup v1 each start then
   // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.

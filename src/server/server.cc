@@ -452,6 +452,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.shutdown_grace = options.shutdown_grace;
   table_options.retention = options.retention;
   table_options.max_live = options.max_processes;
+  table_options.max_done = options.max_done;
   table_options.max_tasks_per_command = options.max_tasks_per_command;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 

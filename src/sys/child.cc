@@ -131,22 +131,30 @@ std::error_code SignalChild(pid_t pid, int sig) {
   return ::kill(pid, sig) == 0 ? std::error_code{} : Errno();
 }
 
+std::vector<pid_t> ListDescendants() {
+  std::vector<pid_t> pids = ListChildren();
+  // Breadth first: each process's children are appended as it is visited.
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    const std::string task_dir = "/proc/" + std::to_string(pids[i]) + "/task";
+    DIR* dir = ::opendir(task_dir.c_str());
+    if (dir == nullptr) continue;  // gone meanwhile
+    while (dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] != '.') ReadPids(task_dir + "/" + entry->d_name + "/children", pids);
+    }
+    ::closedir(dir);
+  }
+  return pids;
+}
+
 void ForEachWithEnvironment(
-    std::string_view key,
+    const std::vector<pid_t>& candidates, std::string_view key,
     const std::function<void(pid_t, int pidfd, std::string_view value)>& found) {
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return;
-  const pid_t self = ::getpid();
   std::string environ_text;
-  while (dirent* entry = ::readdir(proc)) {
-    pid_t pid = 0;
-    const char* name = entry->d_name;
-    auto [end, ec] = std::from_chars(name, name + std::strlen(name), pid);
-    if (ec != std::errc{} || *end != '\0' || pid == self) continue;
+  for (pid_t pid : candidates) {
     base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;
     environ_text.clear();
-    ReadAll("/proc/" + std::string(name) + "/environ", environ_text);
+    ReadAll("/proc/" + std::to_string(pid) + "/environ", environ_text);
     // Entries are NUL-terminated "KEY=VALUE" strings.
     std::string_view rest = environ_text;
     while (!rest.empty()) {
@@ -161,7 +169,6 @@ void ForEachWithEnvironment(
       rest.remove_prefix(nul + 1);
     }
   }
-  ::closedir(proc);
 }
 
 std::error_code SignalPidfd(int pidfd, int sig) {
@@ -171,11 +178,6 @@ std::error_code SignalPidfd(int pidfd, int sig) {
 
 std::error_code BecomeChildSubreaper() {
   return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? std::error_code{} : Errno();
-}
-
-std::string SignalName(int sig) {
-  if (const char* abbrev = ::sigabbrev_np(sig)) return std::string("SIG") + abbrev;
-  return "SIG" + std::to_string(sig);
 }
 
 }  // namespace corral::sys

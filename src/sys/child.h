@@ -48,11 +48,14 @@ std::error_code SignalGroup(pid_t pgid, int sig);
 // kill(pid, sig). REQUIRES: pid is our unreaped child.
 std::error_code SignalChild(pid_t pid, int sig);
 
-// Calls found(pid, pidfd, value) for every process but us whose environment has KEY=value (one
-// /proc pass). The pidfd is opened before the environment is read, so signalling through it
+// Our descendants: our children, theirs, and so on (from /proc/PID/task/*/children).
+std::vector<pid_t> ListDescendants();
+
+// Calls found(pid, pidfd, value) for every process of `candidates` whose environment has
+// KEY=value. The pidfd is opened before the environment is read, so signalling through it
 // reaches the process that was read, or nothing: never a stranger that reused its pid.
 void ForEachWithEnvironment(
-    std::string_view key,
+    const std::vector<pid_t>& candidates, std::string_view key,
     const std::function<void(pid_t, int pidfd, std::string_view value)>& found);
 
 // pidfd_send_signal. Errors as the kernel gives them (ESRCH once the process is gone).
@@ -60,8 +63,5 @@ std::error_code SignalPidfd(int pidfd, int sig);
 
 // Makes orphaned descendants reparent to this process instead of init.
 std::error_code BecomeChildSubreaper();
-
-// "SIGKILL" for SIGKILL; "SIG<n>" for a number without a name.
-std::string SignalName(int sig);
 
 }  // namespace corral::sys

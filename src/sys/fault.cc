@@ -5,7 +5,7 @@
 namespace corral::sys {
 namespace {
 
-constexpr int kCalls = 3;
+constexpr int kCalls = 2;
 
 struct Fault {
   std::atomic<int> error{0};

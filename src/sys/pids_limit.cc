@@ -1,6 +1,7 @@
 #include "sys/pids_limit.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,26 +13,12 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "sys/proc_files.h"
 
 namespace corral::sys {
 namespace {
 
 std::error_code Errno() { return {errno, std::system_category()}; }
-
-std::error_code WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  if (!out) return Errno();
-  out << text;
-  out.flush();
-  return out ? std::error_code{} : std::make_error_code(std::errc::io_error);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The mount point of the cgroup v1 hierarchy with the pids controller, or empty.
 std::string PidsMount() {
@@ -66,7 +53,9 @@ std::string OwnPidsCgroup() {
 
 std::vector<pid_t> Procs(const std::string& dir) {
   std::vector<pid_t> pids;
-  std::istringstream in(ReadFile(dir + "/cgroup.procs"));
+  std::string text;
+  ReadFile(dir + "/cgroup.procs", text);
+  std::istringstream in(text);
   for (pid_t pid; in >> pid;) pids.push_back(pid);
   return pids;
 }
@@ -81,8 +70,7 @@ std::unique_ptr<PidsLimit> PidsLimit::Create(std::string& why) {
     return nullptr;
   }
   std::unique_ptr<PidsLimit> limit(new PidsLimit);
-  limit->home_ = mount + (own == "/" ? "" : own);
-  limit->root_ = limit->home_ + "/corral-" + std::to_string(::getpid());
+  limit->root_ = mount + (own == "/" ? "" : own) + "/corral-" + std::to_string(::getpid());
   if (::mkdir(limit->root_.c_str(), 0755) != 0 && errno != EEXIST) {
     why = "cannot create " + limit->root_ + ": " + std::strerror(errno);
     return nullptr;
@@ -101,23 +89,16 @@ PidsLimit::~PidsLimit() {
   ::rmdir(root_.c_str());
 }
 
-std::error_code PidsLimit::SpawnInto(const std::string& name, int max,
-                                     const std::function<std::error_code()>& spawn) {
+std::error_code PidsLimit::Prepare(const std::string& name, int max, base::UniqueFd& procs) {
   const std::string dir = PathOf(name);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Errno();
-  // One more than asked while we are inside; set to the real limit once we are out.
-  if (auto ec = WriteFile(dir + "/pids.max", std::to_string(max + 1))) return ec;
-  const std::string self = std::to_string(::getpid());
-  if (auto ec = WriteFile(dir + "/cgroup.procs", self)) {
-    ::rmdir(dir.c_str());
-    return ec;
+  std::error_code ec = WriteFile(dir + "/pids.max", std::to_string(max));
+  if (!ec) {
+    procs.reset(::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!procs) ec = Errno();
   }
-  const std::error_code spawned = spawn();
-  // Going home must not fail silently: we would spawn every later command in here.
-  std::error_code home = WriteFile(home_ + "/cgroup.procs", self);
-  WriteFile(dir + "/pids.max", std::to_string(max));
-  if (spawned) ::rmdir(dir.c_str());
-  return spawned ? spawned : home;
+  if (ec) ::rmdir(dir.c_str());
+  return ec;
 }
 
 int PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid) {
@@ -128,7 +109,8 @@ int PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid) {
     // cgroup.procs was read is never signalled.
     base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;
-    const std::string cgroup = ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string cgroup;
+    if (ReadFile("/proc/" + std::to_string(pid) + "/cgroup", cgroup)) continue;
     if (cgroup.find("/corral-" + std::to_string(::getpid()) + "/" + name + "\n") ==
         std::string::npos) {
       continue;

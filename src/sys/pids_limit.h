@@ -2,18 +2,19 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
 
+#include "base/unique_fd.h"
+
 namespace corral::sys {
 
-// A per-command limit on processes, through the cgroup v1 `pids` controller: each command gets
-// a cgroup of its own, `<ours>/corral-<pid>/<name>`, with `pids.max` set, so a fork bomb stops
-// at the limit (its forks fail with EAGAIN) instead of exhausting the machine. (Under cgroup v2
-// the "no internal processes" rule forbids the move-in-and-out below without a delegated
-// subtree; not supported yet.)
+// A per-command limit on processes through the cgroup v1 `pids` controller, for hybrid systems
+// whose v2 hierarchy has no controllers (where it has, CgroupTree::LimitTasks does it for free):
+// each command gets a cgroup of its own, `<ours>/corral-<pid>/<name>`, with `pids.max` set, so
+// a fork bomb stops at the limit (its forks fail with EAGAIN) instead of exhausting the machine.
+// v1 has no CLONE_INTO_CGROUP: the child moves itself in before exec (SpawnSpec::v1_procs).
 class PidsLimit {
  public:
   // Sets up our parent cgroup; null, with `why` set, where the pids controller is not mounted
@@ -22,11 +23,9 @@ class PidsLimit {
   // Removes every cgroup it made that is empty by then.
   ~PidsLimit();
 
-  // Creates the cgroup `name` allowing `max` processes, and runs `spawn` with this process
-  // moved into it, so that what it spawns starts there; then moves back. The limit counts this
-  // process while it is inside, so it is raised by one for that moment.
-  std::error_code SpawnInto(const std::string& name, int max,
-                            const std::function<std::error_code()>& spawn);
+  // Creates the cgroup `name` allowing `max` processes and opens its cgroup.procs for writing,
+  // for the child to enter.
+  std::error_code Prepare(const std::string& name, int max, base::UniqueFd& procs);
   // Signals every process in `name` but the members of group `skip_pgid`, through pidfds;
   // returns how many.
   int Signal(const std::string& name, int sig, pid_t skip_pgid);
@@ -38,7 +37,6 @@ class PidsLimit {
  private:
   PidsLimit() = default;
   std::string root_;  // our parent cgroup for commands
-  std::string home_;  // the cgroup we run in, to return to after each spawn
 };
 
 }  // namespace corral::sys

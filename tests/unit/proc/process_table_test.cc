@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <cstring>
 
+#include "proc/signal_name.h"
 #include "sys/child.h"
 #include "sys/fault.h"
 
@@ -47,9 +49,9 @@ TEST_F(ProcessTableTest, EachSpawnFailureIsACleanErrorThatLeavesNothingBehind) {
     sys::Call call;
     int error;
   };
-  for (Case c : {Case{sys::Call::kPosixSpawn, EAGAIN}, Case{sys::Call::kPosixSpawn, ENOMEM},
-                 Case{sys::Call::kPosixSpawn, EMFILE}, Case{sys::Call::kPipe2, EMFILE},
-                 Case{sys::Call::kPipe2, ENFILE}, Case{sys::Call::kPidfdOpen, ENOMEM}}) {
+  for (Case c : {Case{sys::Call::kSpawn, EAGAIN}, Case{sys::Call::kSpawn, ENOMEM},
+                 Case{sys::Call::kSpawn, EMFILE}, Case{sys::Call::kPipe2, EMFILE},
+                 Case{sys::Call::kPipe2, ENFILE}}) {
     SCOPED_TRACE(std::strerror(c.error));
     const std::size_t fds = OpenFds();
     const std::size_t entries = table_.size();
@@ -93,6 +95,97 @@ TEST_F(ProcessTableTest, TheCommandKnowsItsOwnId) {
   ASSERT_TRUE(p.ok());
   RunUntilDone(**p);
   EXPECT_EQ((*p)->output().head(), (*p)->id() + "\n");
+}
+
+TEST_F(ProcessTableTest, TheDoneCapHoldsWhenProcessesFinishNotWhenATimerFires) {
+  // Regression: the cap was enforced by the forget timer only, so a burst kept them all.
+  std::vector<std::shared_ptr<const Process>> batch;
+  for (int started = 0; started < 1100;) {
+    batch.clear();
+    for (int i = 0; i < 100; ++i, ++started) {
+      auto p = table_.Start({.command = "true"});
+      ASSERT_TRUE(p.ok()) << p.status().message();
+      batch.push_back(*p);
+    }
+    for (const auto& p : batch) RunUntilDone(*p);
+    EXPECT_LE(table_.size(), kMaxRetainedDone);
+  }
+  EXPECT_EQ(table_.size(), kMaxRetainedDone);
+  EXPECT_EQ(table_.Find(batch.back()->id()), batch.back()) << "the newest are kept";
+}
+
+TEST_F(ProcessTableTest, LeftoversOfADoneCommandCountAgainstTheLiveCap) {
+  TableOptions o = Options();
+  o.max_live = 1;
+  o.drain_grace = std::chrono::milliseconds(100);
+  ProcessTable table(ioc_.get_executor(), o);
+  auto first = table.Start({.command = "sleep 30 >/dev/null 2>&1 &"});
+  ASSERT_TRUE(first.ok());
+  RunUntilDone(**first);
+  ASSERT_FALSE((*first)->running());
+  auto refused = table.Start({.command = "true"});
+  ASSERT_FALSE(refused.ok()) << "the leftover sleep still occupies the slot";
+  EXPECT_EQ(refused.status().code(), base::Code::kResourceExhausted);
+  ASSERT_TRUE(table.Signal(**first, SIGKILL).ok()) << "the leftover can be signalled";
+  bool started = false;
+  for (int i = 0; i < 500 && !started; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+    started = table.live() == 0 && table.Start({.command = "true"}).ok();
+  }
+  EXPECT_TRUE(started) << "room again once the leftover is gone";
+}
+
+TEST_F(ProcessTableTest, ABackgroundJobOutlivesTheDrainGraceAndItsOutputStillArrives) {
+  TableOptions o = Options();
+  o.drain_grace = std::chrono::milliseconds(100);
+  ProcessTable table(ioc_.get_executor(), o);
+  const std::string marker = ::testing::TempDir() + "corral_marker_" + std::to_string(::getpid());
+  ::unlink(marker.c_str());
+  auto p = table.Start({.command = "(sleep 1; echo late; touch " + marker + ") &"});
+  ASSERT_TRUE(p.ok());
+  RunUntilDone(**p);
+  ASSERT_FALSE((*p)->running()) << "done after the grace";
+  for (int i = 0; i < 500 && ::access(marker.c_str(), F_OK) != 0; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(::access(marker.c_str(), F_OK), 0) << "the job was not killed by SIGPIPE";
+  for (int i = 0; i < 100 && (*p)->output().head() != "late\n"; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ((*p)->output().head(), "late\n");
+  ::unlink(marker.c_str());
+}
+
+TEST_F(ProcessTableTest, KillReachesAnEscapeeThatLeftGroupAndEnvironment) {
+  if (table_.tracking() != "cgroup") GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  const std::string pidfile = ::testing::TempDir() + "corral_escapee_" + std::to_string(::getpid());
+  ::unlink(pidfile.c_str());
+  auto p = table_.Start({.command = "(env -i setsid sh -c 'echo $$ > " + pidfile +
+                                    "; exec sleep 301' >/dev/null 2>&1 &); sleep 300"});
+  ASSERT_TRUE(p.ok());
+  pid_t escapee = 0;
+  for (int i = 0; i < 500 && escapee == 0; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+    if (FILE* f = std::fopen(pidfile.c_str(), "r")) {
+      if (std::fscanf(f, "%d", &escapee) != 1) escapee = 0;
+      std::fclose(f);
+    }
+  }
+  ASSERT_GT(escapee, 0);
+  ASSERT_NE(sys::ProcessGroupOf(escapee), -1);
+  ASSERT_TRUE(table_.Signal(**p, SIGKILL).ok());
+  RunUntilDone(**p);
+  for (int i = 0; i < 200 && ::kill(escapee, 0) == 0; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(::kill(escapee, 0), 0) << "the escapee is gone (and reaped)";
+  ::unlink(pidfile.c_str());
+}
+
+TEST(SignalName, NamesAndNumbers) {
+  EXPECT_EQ(SignalName(SIGKILL), "SIGKILL");
+  EXPECT_EQ(SignalName(SIGTERM), "SIGTERM");
+  EXPECT_EQ(SignalName(SIGSEGV), "SIGSEGV");
 }
 
 }  // namespace

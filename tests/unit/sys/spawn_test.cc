@@ -112,12 +112,6 @@ TEST(Spawn, AMissingWorkdirFailsWithNothingLeftBehind) {
   EXPECT_EQ(after, before) << "no descriptor leaked";
 }
 
-TEST(Child, SignalNames) {
-  EXPECT_EQ(SignalName(SIGKILL), "SIGKILL");
-  EXPECT_EQ(SignalName(SIGTERM), "SIGTERM");
-  EXPECT_EQ(SignalName(SIGSEGV), "SIGSEGV");
-}
-
 TEST(Child, PeekExitLeavesTheZombieSoTheGroupStaysPinned) {
   SpawnedChild child;
   ASSERT_FALSE(Spawn(Spec("kill -TERM $$"), child));

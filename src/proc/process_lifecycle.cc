@@ -1,0 +1,158 @@
+// The done state machine of a process: its shell's exit, its output until end of file, the
+// drain grace, what lingers after it is done, and forgetting it.
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "proc/process_table.h"
+
+namespace corral::proc {
+namespace asio = boost::asio;
+
+namespace {
+
+// Pipes are read at most this much per wakeup, so one loud command cannot starve the rest.
+constexpr std::size_t kReadBudget = 1024 * 1024;
+// Freed memory goes back to the system at most this often (malloc_trim walks the heap).
+constexpr std::chrono::seconds kTrimInterval{1};
+
+}  // namespace
+
+void ProcessTable::WatchExit(ProcessPtr p) {
+  p->pidfd_.async_wait(asio::posix::descriptor_base::wait_read,
+                       [this, p](boost::system::error_code ec) {
+                         if (ec || p->done_) return;
+                         OnExit(p);
+                       });
+}
+
+void ProcessTable::OnExit(const ProcessPtr& p) {
+  auto status = sys::PeekExit(p->pidfd_.native_handle());
+  if (!status) {  // readable without an exit: not expected, but never spin on it
+    WatchExit(p);
+    return;
+  }
+  p->exit_ = *status;
+  p->exited_at_unix_ = base::UnixNow();
+  if (!p->pipe_.is_open()) {
+    Finish(p);
+    return;
+  }
+  // Something (a background job) may hold the pipe open for long: give it the drain grace,
+  // then call the process done anyway. The pipe stays open and drained after that.
+  p->grace_.expires_after(options_.drain_grace);
+  p->grace_.async_wait([this, p](boost::system::error_code ec) {
+    if (ec || p->done_) return;
+    DrainPipe(*p);
+    Finish(p);
+  });
+}
+
+void ProcessTable::WatchOutput(ProcessPtr p) {
+  p->pipe_.async_wait(asio::posix::descriptor_base::wait_read,
+                      [this, p](boost::system::error_code ec) {
+                        if (ec) return;
+                        if (DrainPipe(*p)) {
+                          WatchOutput(p);
+                          return;
+                        }
+                        p->pipe_.close(ec);
+                        if (p->done_) {
+                          CheckLingering(p);
+                        } else if (p->exit_) {
+                          p->grace_.cancel();
+                          Finish(p);
+                        }
+                      });
+}
+
+bool ProcessTable::DrainPipe(Process& p) {
+  if (!p.pipe_.is_open()) return false;
+  const int fd = p.pipe_.native_handle();
+  for (std::size_t budget = kReadBudget; budget > 0;) {
+    ssize_t n = ::read(fd, scratch_.get(), kReadChunk);
+    if (n > 0) {
+      // A forgotten process's leftovers still write: read to keep them from blocking or
+      // dying of SIGPIPE, and drop.
+      if (!p.forgotten_) p.output_.Append({scratch_.get(), static_cast<std::size_t>(n)});
+      budget -= std::min(budget, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    return false;  // end of file, or an error that ends the stream all the same
+  }
+  return true;
+}
+
+void ProcessTable::Finish(const ProcessPtr& p) {
+  p->done_ = true;
+  ++generation_;
+  p->done_at_ = base::SteadyClock::now();
+  sys::ReapExited(p->pidfd_.native_handle());
+  leaders_.erase(p->pid_);
+  boost::system::error_code ignored;
+  p->pidfd_.close(ignored);
+  p->grace_.cancel();
+  p->done_event_.cancel();
+  p->lingering_ = true;
+  CheckLingering(p);
+  retention_.Add(p->id_, p->done_at_);
+  // The cap on remembered processes holds at every moment, not only when a timer fires.
+  if (retention_.size() > options_.max_done) ForgetDue();
+  ScheduleForget();
+  // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
+  // that is a zombie already is announced by a SIGCHLD when it is reparented).
+}
+
+void ProcessTable::CheckLingering(const ProcessPtr& p) {
+  if (!p->lingering_) return;
+  const bool alive = p->pipe_.is_open() ||
+                     (p->has_cgroup_ ? cgroups_->Populated(p->id_) : GroupHasLeftovers(p->pid_));
+  if (alive) {
+    lingering_.insert(p);
+    return;
+  }
+  p->lingering_ = false;
+  lingering_.erase(p);
+  --live_;
+  if (p->has_cgroup_) cgroups_->Remove(p->id_);
+  if (pids_limit_) pids_limit_->Remove(p->id_);  // fails (and stays) while leftovers live
+}
+
+void ProcessTable::ScheduleForget() {
+  const auto next = retention_.NextDue();
+  if (!next) return;
+  forget_timer_.expires_at(*next);
+  forget_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) ForgetDue();
+  });
+}
+
+void ProcessTable::ForgetDue() {
+  const auto due = retention_.TakeDue(base::SteadyClock::now());
+  if (due.empty()) return;
+  for (const std::string& id : due) {
+    auto it = processes_.find(id);
+    if (it == processes_.end()) continue;
+    Process& p = *it->second;
+    p.forgotten_ = true;
+    p.output_ = OutputBuffer();
+    if (!p.lingering_ && pids_limit_) pids_limit_->Remove(id);
+    processes_.erase(it);
+  }
+  ++generation_;
+  ReleaseMemorySoon();
+  ScheduleForget();
+}
+
+void ProcessTable::ReleaseMemorySoon() {
+  if (trim_timer_.expiry() > base::SteadyClock::now()) return;  // one is pending
+  trim_timer_.expires_after(kTrimInterval);
+  trim_timer_.async_wait([](boost::system::error_code ec) {
+    if (!ec) ::malloc_trim(0);
+  });
+}
+
+}  // namespace corral::proc
