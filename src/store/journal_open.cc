@@ -222,7 +222,10 @@ base::Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
         return result;
       }
     }
-    if ((rc = Run(db.get(), "PRAGMA synchronous = NORMAL")) != SQLITE_OK) {
+    // journal_size_limit: after a checkpoint the WAL is cut back to 4 MiB rather than keeping
+    // the size of its largest burst.
+    if ((rc = Run(db.get(), "PRAGMA synchronous = NORMAL")) != SQLITE_OK ||
+        (rc = Run(db.get(), "PRAGMA journal_size_limit = 4194304")) != SQLITE_OK) {
       return failed("setting synchronous");
     }
     persist_wal = 0;
