@@ -317,6 +317,44 @@ TEST_F(JournalTest, EverySyncIntervalSettingCommits) {
   }
 }
 
+TEST_F(JournalTest, ARepeatedStartOfOneIdReplacesItsRowInsteadOfFailingEveryLaterFlush) {
+  auto journal = OpenJournal();
+  journal->RecordStart(FullRecord("a"));
+  ASSERT_TRUE(journal->Flush().ok());
+  ProcessRecord again = FullRecord("a");
+  again.command = "second";
+  journal->RecordStart(again);
+  ASSERT_TRUE(journal->Flush().ok());
+  journal->RecordStart(FullRecord("b"));
+  ASSERT_TRUE(journal->Flush().ok());
+  auto rows = LoadAll(*journal);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].command, "second");
+}
+
+// Timings are printed, never asserted: the machine is shared.
+TEST_F(JournalTest, ReportsReopenTimeWith1024RememberedProcesses) {
+  using Clock = std::chrono::steady_clock;
+  {
+    auto journal = OpenJournal();
+    for (int i = 0; i < 1024; ++i) {
+      journal->RecordStart(FullRecord(std::to_string(i)));
+      journal->RecordDone(Done(std::to_string(i)));
+    }
+    ASSERT_TRUE(journal->Flush().ok());
+  }
+  const auto t0 = Clock::now();
+  auto journal = OpenJournal();
+  const auto t1 = Clock::now();
+  auto rows = LoadAll(*journal);
+  const auto t2 = Clock::now();
+  EXPECT_EQ(rows.size(), 1024u);
+  std::printf(
+      "[ journal  ] reopen with 1,024 rows: open and quick_check %.1f ms, LoadAll %.1f ms\n",
+      std::chrono::duration<double, std::milli>(t1 - t0).count(),
+      std::chrono::duration<double, std::milli>(t2 - t1).count());
+}
+
 // Timings are printed, never asserted: the machine is shared.
 TEST_F(JournalTest, ReportsCommitTimes) {
   using Clock = std::chrono::steady_clock;
