@@ -88,8 +88,8 @@ struct JournalOptions {
 // Durability: the journal is in WAL mode with synchronous=NORMAL. A commit that Flush reported
 // survives the death of the process (SIGKILL, OOM kill, a crash): it is in the WAL, in the OS's
 // page cache. A power loss or kernel crash may lose the commits made since the last synced one,
-// at most `sync_interval` of them (1 s by default), and never corrupts the journal: WAL frames
-// are checksummed and a torn tail is dropped at the next open.
+// at most `sync_interval` of them (1 s by default; see unsynced() for quiet periods), and never
+// corrupts the journal: WAL frames are checksummed and a torn tail is dropped at the next open.
 //
 // A queued write is kept until a Flush commits it: a failed Flush rolls back and keeps every
 // queued record for the next one. The queue holds at most one entry per process (a start and
@@ -140,6 +140,14 @@ class Journal {
   // Processes with queued records.
   std::size_t pending() const { return pending_.size(); }
 
+  // True when some commit is not yet synced to disk (a power loss could still take it). The
+  // caller keeps the durability promise through quiet periods: when a Flush leaves this true,
+  // it calls Sync() sync_interval later (a busy journal syncs itself within its flushes).
+  bool unsynced() const { return unsynced_; }
+  // Makes every commit durable now (one fdatasync of the WAL); nothing to do when !unsynced().
+  // Errors: kInternal when the OS refuses; the commits stay unsynced.
+  base::Status Sync();
+
   // Reads see every record queued before them: they Flush first, and fail with its error.
   // Every remembered process, in start order.
   base::Result<std::vector<ProcessRecord>> LoadAll();
@@ -186,6 +194,7 @@ class Journal {
   std::uint64_t next_order_ = 0;
   base::SteadyClock::time_point last_sync_{};
   bool synced_ever_ = false;
+  bool unsynced_ = false;
 
   Statement begin_, commit_, rollback_, sync_full_, sync_normal_;
   Statement insert_, update_done_, update_output_, delete_;

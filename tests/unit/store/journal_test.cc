@@ -273,6 +273,7 @@ TEST_F(JournalTest, IdempotencyKeysAreFoundPerChatUntilForgottenAndAcrossReopen)
   EXPECT_FALSE(journal->FindByIdempotencyKey("chat-b", "k1")->has_value());
   EXPECT_FALSE(journal->FindByIdempotencyKey("chat-a", "k2")->has_value());
   EXPECT_FALSE(journal->FindByIdempotencyKey("chat-a", "")->has_value());  // c has no key
+  EXPECT_EQ((*journal->FindByIdempotencyKey(std::string_view(), "k1"))->id, "b");
   journal->RecordForget("a");
   EXPECT_FALSE(journal->FindByIdempotencyKey("chat-a", "k1")->has_value());
 }
@@ -303,6 +304,21 @@ TEST_F(JournalTest, RecordsQueuedAtDestructionAreCommitted) {
   }
   auto journal = OpenJournal();
   EXPECT_EQ(LoadAll(*journal).size(), 1u);
+}
+
+TEST_F(JournalTest, CommitsBetweenSyncsAreUnsyncedUntilSync) {
+  auto journal = OpenJournal(
+      {.sync_interval = std::chrono::hours(1), .busy_timeout = std::chrono::milliseconds(1000)});
+  EXPECT_FALSE(journal->unsynced());
+  journal->RecordStart(FullRecord("a"));
+  ASSERT_TRUE(journal->Flush().ok());
+  EXPECT_FALSE(journal->unsynced());  // the first commit is synced
+  journal->RecordStart(FullRecord("b"));
+  ASSERT_TRUE(journal->Flush().ok());
+  EXPECT_TRUE(journal->unsynced());  // within the hour: not synced
+  ASSERT_TRUE(journal->Sync().ok());
+  EXPECT_FALSE(journal->unsynced());
+  EXPECT_TRUE(journal->Sync().ok());  // nothing to do
 }
 
 TEST_F(JournalTest, EverySyncIntervalSettingCommits) {
