@@ -53,7 +53,7 @@ struct ProcessRecord {
   bool operator==(const ProcessRecord&) const = default;
 };
 
-// A process reported done (RecordDone).
+// A process reported done (RecordDone); the fields mean what ProcessRecord's do.
 struct DoneRecord {
   std::string id;
   int exit_code = 0;
@@ -117,7 +117,8 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Queue a start. REQUIRES: no remembered row has record.id. If another remembered process of
+  // Queue a start. REQUIRES: no remembered row has record.id (one that does is replaced rather
+  // than left to fail every later Flush). If another remembered process of
   // the same chat already holds record.idempotency_key, the row is written without the key (the
   // first holder keeps it; the caller looks the key up before starting anything) and a warning
   // is logged.
@@ -130,7 +131,8 @@ class Journal {
   // Queue "ran under a dead server": exit_code -1, no signal, ended_by "lost", exited and done
   // at `at_ms`.
   void RecordLost(std::string_view id, std::int64_t at_ms, std::uint64_t total_bytes = 0);
-  // Queue the deletion of the process's row. A record for an unknown id changes nothing.
+  // Queue the deletion of the process's row; records queued for it after this are ignored.
+  // Forgetting an unknown id changes nothing.
   void RecordForget(std::string_view id);
 
   // Commits every queued record in one transaction. Never throws. Errors: kUnavailable when
@@ -154,8 +156,8 @@ class Journal {
   // The remembered process of `chat_id` (empty: no chat) started with `key`, if any.
   base::Result<std::optional<ProcessRecord>> FindByIdempotencyKey(std::string_view chat_id,
                                                                   std::string_view key);
-  // The processes not reported done whose instance is not `instance`: what a dead server left
-  // running, which recovery must end and RecordLost. In start order.
+  // The processes not reported done whose instance is not `except_instance`: what a dead server
+  // left running, which recovery must end and RecordLost. In start order.
   base::Result<std::vector<ProcessRecord>> LoadRunning(std::string_view except_instance);
 
   struct DatabaseCloser {
