@@ -167,6 +167,10 @@ base::Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path,
           {base::Code::kInternal, "cannot open journal " + path + ": " + reason});
     };
     if (rc != SQLITE_OK) return failed("open");
+    if (sqlite3_db_readonly(db.get(), "main") == 1) {  // SQLite falls back to read-only quietly
+      return Attempt::Failed(
+          {base::Code::kInternal, "cannot open journal " + path + ": it is not writable"});
+    }
     sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
     // Until the file is known good, closing it must not delete its -wal (SQLite does when the
     // last connection closes): the WAL of a damaged journal is moved aside with it.
