@@ -115,7 +115,7 @@ std::unique_ptr<Spool> Spool::Open(const std::string& dir, const std::string& id
   const std::uint64_t flags = Get(header, kFlagsOffset);
   const auto data_bytes = static_cast<std::uint64_t>(st.st_size) - kSpoolHeaderBytes;
   if (!(flags & kClosedCleanly)) {
-    spool->ring_slack_ = std::min<std::uint64_t>(kSpoolWritePiece, spool->ring_bytes());
+    spool->ring_slack_ = spool->piece_bytes();
   }
   if (data_bytes < std::min(stored, max_bytes)) {
     spool->error_ = "spool " + path + " is shorter than its header says";
@@ -135,6 +135,11 @@ std::unique_ptr<Spool> Spool::Open(const std::string& dir, const std::string& id
 
 std::uint64_t Spool::disk_bytes() const {
   return fd_ ? kSpoolHeaderBytes + std::min(stored_, max_bytes_) : 0;
+}
+
+std::uint64_t Spool::piece_bytes() const {
+  // A small ring keeps three quarters of itself through a crash.
+  return std::min<std::uint64_t>(kSpoolWritePiece, std::max<std::uint64_t>(1, ring_bytes() / 4));
 }
 
 std::uint64_t Spool::FilePosition(std::uint64_t q) const {
@@ -162,11 +167,11 @@ base::Status Spool::Append(std::string_view bytes) {
   if (!error_.empty()) return {};
   while (!bytes.empty()) {
     // A piece never straddles the head's end or the ring's end: it is one contiguous write,
-    // and it overwrites at most kSpoolWritePiece of the oldest ring bytes (see Open).
+    // and it overwrites at most piece_bytes() of the oldest ring bytes (see Open).
     std::uint64_t room =
         stored_ < head_ ? head_ - stored_ : ring_bytes() - (stored_ - head_) % ring_bytes();
     const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>({bytes.size(), room, kSpoolWritePiece}));
+        static_cast<std::size_t>(std::min<std::uint64_t>({bytes.size(), room, piece_bytes()}));
     if (auto status = WritePiece(bytes.substr(0, n)); !status.ok()) {
       // Every byte offered is counted: those not written are the lost range [stored, total).
       return status;

@@ -18,9 +18,10 @@ inline constexpr std::uint64_t kDefaultSpoolMaxBytes = 64ull << 20;
 inline constexpr std::uint64_t kSpoolHeadBytes = 1ull << 20;
 // The smallest bound Create accepts: a head and a ring of at least one byte each.
 inline constexpr std::uint64_t kMinSpoolMaxBytes = 2;
-// Appends are written in pieces of at most this many bytes, each followed by an update of the
-// total in the file's header. After a crash between the two, up to this many of the oldest ring
-// bytes may have been overwritten already, so Open reports them dropped.
+// Appends are written in pieces of at most this many bytes (a quarter of the ring when that is
+// less), each followed by an update of the total in the file's header. After a crash between
+// the two, up to one piece of the oldest ring bytes may have been overwritten already, so Open
+// reports them dropped.
 inline constexpr std::size_t kSpoolWritePiece = 64 * 1024;
 // The file starts with a header of this size (magic, layout, total stored, flags); the output
 // follows it.
@@ -64,7 +65,8 @@ struct SpoolChunk {
 //
 // Crash safety: the header's total is rewritten after each piece of data, so a spool reopened
 // after the server died (even killed mid-append) serves exactly the bytes it counted, minus up
-// to kSpoolWritePiece of the oldest ring bytes if it was not closed cleanly. No fsync: after
+// to one write piece (see kSpoolWritePiece) of the oldest ring bytes if it was not closed
+// cleanly. No fsync: after
 // a power loss the content is whatever the file system kept.
 //
 // Not thread-safe: one thread, or a lock around every call. Read is const and uses pread only,
@@ -126,6 +128,7 @@ class Spool {
 
   std::uint64_t head_bytes() const { return head_; }
   std::uint64_t ring_bytes() const { return max_bytes_ - head_; }
+  std::uint64_t piece_bytes() const;
   // Where output offset q (kept) lives in the file.
   std::uint64_t FilePosition(std::uint64_t q) const;
   // The first output offset of the kept ring (meaningful when stored_ > head_).
