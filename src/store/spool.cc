@@ -16,7 +16,7 @@ namespace {
 // The header, in host byte order (a spool is read back by the machine that wrote it):
 //   [0, 8)   magic and format version
 //   [8, 16)  max_bytes: the bound the layout follows
-//   [16, 24) stored: the output bytes written, each piece's data before its count
+//   [16, 24) stored: a count of output bytes written (written after them, see Append)
 //   [24, 32) flags
 constexpr char kMagic[8] = {'C', 'R', 'L', 'S', 'P', 'O', 'O', '1'};
 constexpr std::size_t kMaxOffset = 8;
@@ -114,8 +114,12 @@ std::unique_ptr<Spool> Spool::Open(const std::string& dir, const std::string& id
   std::uint64_t stored = Get(header, kStoredOffset);
   const std::uint64_t flags = Get(header, kFlagsOffset);
   const auto data_bytes = static_cast<std::uint64_t>(st.st_size) - kSpoolHeaderBytes;
-  if (!(flags & kClosedCleanly)) {
-    spool->ring_slack_ = spool->piece_bytes();
+  if (!(flags & kClosedCleanly) && data_bytes < max_bytes && data_bytes >= stored) {
+    // The ring never wrapped: the file holds every byte written, counted or not, in order.
+    stored = data_bytes;
+  } else if (!(flags & kClosedCleanly)) {
+    // Uncounted writes past the count may have overwritten the oldest ring bytes.
+    spool->ring_slack_ = spool->count_lag();
   }
   if (data_bytes < std::min(stored, max_bytes)) {
     spool->error_ = "spool " + path + " is shorter than its header says";
@@ -129,17 +133,13 @@ std::unique_ptr<Spool> Spool::Open(const std::string& dir, const std::string& id
                     std::to_string(stored) + " was lost";
   }
   spool->stored_ = stored;
+  spool->counted_ = stored;
   spool->total_ = stored;
   return spool;
 }
 
 std::uint64_t Spool::disk_bytes() const {
   return fd_ ? kSpoolHeaderBytes + std::min(stored_, max_bytes_) : 0;
-}
-
-std::uint64_t Spool::piece_bytes() const {
-  // A small ring keeps three quarters of itself through a crash.
-  return std::min<std::uint64_t>(kSpoolWritePiece, std::max<std::uint64_t>(1, ring_bytes() / 4));
 }
 
 std::uint64_t Spool::FilePosition(std::uint64_t q) const {
@@ -166,36 +166,34 @@ base::Status Spool::Append(std::string_view bytes) {
   total_ += bytes.size();
   if (!error_.empty()) return {};
   while (!bytes.empty()) {
-    // A piece never straddles the head's end or the ring's end: it is one contiguous write,
-    // and it overwrites at most piece_bytes() of the oldest ring bytes (see Open).
-    std::uint64_t room =
+    // One contiguous write never straddles the head's end or the ring's end, and never takes
+    // the data more than count_lag() past the header's count (see Open).
+    const std::uint64_t room =
         stored_ < head_ ? head_ - stored_ : ring_bytes() - (stored_ - head_) % ring_bytes();
     const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>({bytes.size(), room, piece_bytes()}));
-    if (auto status = WritePiece(bytes.substr(0, n)); !status.ok()) {
+        static_cast<std::size_t>(std::min<std::uint64_t>({bytes.size(), room, count_lag()}));
+    if (stored_ + n - counted_ > count_lag() && !WriteCount())
+      return {base::Code::kInternal, error_};
+    if (auto ec = sys::WriteAt(fd_.get(), bytes.substr(0, n), FilePosition(stored_))) {
       // Every byte offered is counted: those not written are the lost range [stored, total).
-      return status;
+      Fail("cannot write spool " + path_ + ": " + Why(ec));
+      return {base::Code::kInternal, error_};
     }
+    stored_ += n;
     bytes.remove_prefix(n);
   }
   return {};
 }
 
-base::Status Spool::WritePiece(std::string_view piece) {
-  if (auto ec = sys::WriteAt(fd_.get(), piece, FilePosition(stored_))) {
-    Fail("cannot write spool " + path_ + ": " + Why(ec));
-    return base::Status(base::Code::kInternal, error_);
-  }
-  // The count goes after the data: a reader of the file never counts a byte not yet written.
-  const std::uint64_t stored = stored_ + piece.size();
-  char field[sizeof stored];
-  std::memcpy(field, &stored, sizeof stored);
+bool Spool::WriteCount() {
+  char field[sizeof stored_];
+  std::memcpy(field, &stored_, sizeof stored_);
   if (auto ec = sys::WriteAt(fd_.get(), {field, sizeof field}, kStoredOffset)) {
     Fail("cannot write spool " + path_ + ": " + Why(ec));
-    return base::Status(base::Code::kInternal, error_);
+    return false;
   }
-  stored_ = stored;
-  return {};
+  counted_ = stored_;
+  return true;
 }
 
 void Spool::WriteHeader(bool clean) {
@@ -204,7 +202,8 @@ void Spool::WriteHeader(bool clean) {
   if (!error_.empty()) flags |= kFailed;
   std::memcpy(fields, &stored_, 8);
   std::memcpy(fields + 8, &flags, 8);
-  (void)sys::WriteAt(fd_.get(), {fields, sizeof fields}, kStoredOffset);  // best effort
+  if (!sys::WriteAt(fd_.get(), {fields, sizeof fields}, kStoredOffset)) counted_ = stored_;
+  // else: best effort
 }
 
 void Spool::Fail(const std::string& what) {

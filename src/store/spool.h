@@ -18,11 +18,11 @@ inline constexpr std::uint64_t kDefaultSpoolMaxBytes = 64ull << 20;
 inline constexpr std::uint64_t kSpoolHeadBytes = 1ull << 20;
 // The smallest bound Create accepts: a head and a ring of at least one byte each.
 inline constexpr std::uint64_t kMinSpoolMaxBytes = 2;
-// Appends are written in pieces of at most this many bytes (a quarter of the ring when that is
-// less), each followed by an update of the total in the file's header. After a crash between
-// the two, up to one piece of the oldest ring bytes may have been overwritten already, so Open
-// reports them dropped.
-inline constexpr std::size_t kSpoolWritePiece = 64 * 1024;
+// The count of bytes written in the file's header lags the data by at most this many bytes (a
+// quarter of the ring when that is less; see SpoolCountLag): it is rewritten whenever the data
+// would otherwise get further ahead. One 8-byte pwrite per that many bytes instead of one per
+// append; what it costs is bounded below (see Spool, crash safety).
+inline constexpr std::uint64_t kSpoolCountLag = 256 * 1024;
 // The file starts with a header of this size (magic, layout, total stored, flags); the output
 // follows it.
 inline constexpr std::size_t kSpoolHeaderBytes = 64;
@@ -30,6 +30,12 @@ inline constexpr std::size_t kSpoolHeaderBytes = 64;
 // The kept head of a spool bounded at `max_bytes`.
 constexpr std::uint64_t SpoolHeadBytes(std::uint64_t max_bytes) {
   return max_bytes < 2 * kSpoolHeadBytes ? max_bytes / 2 : kSpoolHeadBytes;
+}
+
+// How far the header's count may lag the data in a spool bounded at `max_bytes`.
+constexpr std::uint64_t SpoolCountLag(std::uint64_t max_bytes) {
+  const std::uint64_t quarter_ring = (max_bytes - SpoolHeadBytes(max_bytes)) / 4;
+  return quarter_ring < 1 ? 1 : quarter_ring < kSpoolCountLag ? quarter_ring : kSpoolCountLag;
 }
 
 // A range of output offsets [from, to) that a read skipped because it is not on disk.
@@ -63,11 +69,12 @@ struct SpoolChunk {
 // the file under a live spool loses nothing while it lives: it writes and reads through its
 // descriptor (the disk space then stays taken until the spool is destroyed).
 //
-// Crash safety: the header's total is rewritten after each piece of data, so a spool reopened
-// after the server died (even killed mid-append) serves exactly the bytes it counted, minus up
-// to one write piece (see kSpoolWritePiece) of the oldest ring bytes if it was not closed
-// cleanly. No fsync: after
-// a power loss the content is whatever the file system kept.
+// Crash safety: a spool closed cleanly reopens exactly as it was. One whose writer died (even
+// killed mid-append) reopens with every byte written while its ring had not wrapped yet (the
+// file's size tells); once wrapped, with the bytes its header counted, which may miss up to
+// SpoolCountLag of the newest, and without up to as many of the oldest ring bytes (the
+// uncounted writes may have overwritten them). Either way what it serves is what was written
+// at those offsets. No fsync: after a power loss the content is whatever the file system kept.
 //
 // Not thread-safe: one thread, or a lock around every call. Read is const and uses pread only,
 // so concurrent Reads with no concurrent Append are fine.
@@ -128,12 +135,12 @@ class Spool {
 
   std::uint64_t head_bytes() const { return head_; }
   std::uint64_t ring_bytes() const { return max_bytes_ - head_; }
-  std::uint64_t piece_bytes() const;
+  std::uint64_t count_lag() const { return SpoolCountLag(max_bytes_); }
   // Where output offset q (kept) lives in the file.
   std::uint64_t FilePosition(std::uint64_t q) const;
   // The first output offset of the kept ring (meaningful when stored_ > head_).
   std::uint64_t RingStart() const;
-  base::Status WritePiece(std::string_view piece);
+  bool WriteCount();
   void WriteHeader(bool clean);
   void Fail(const std::string& what);
 
@@ -144,6 +151,7 @@ class Spool {
   bool writable_;
   std::uint64_t total_ = 0;
   std::uint64_t stored_ = 0;
+  std::uint64_t counted_ = 0;  // the count the header holds
   // Oldest ring bytes an unclean close may have overwritten (Open only).
   std::uint64_t ring_slack_ = 0;
   std::string error_;
