@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "proc/clean_view.h"
+#include "proc/utf8.h"
+
 namespace corral::proc {
 
 base::Result<OutputBuffer> LoadOutputBuffer(const store::Spool& spool) {
@@ -27,6 +30,34 @@ base::Result<OutputBuffer> LoadOutputBuffer(const store::Spool& spool) {
     }
   }
   return OutputBuffer::FromParts(parts[0], parts[1], total);
+}
+
+base::Result<OutputRead> ReadOutput(const store::Spool& spool, std::uint64_t offset,
+                                    std::size_t limit, bool ended, View view) {
+  limit = std::min(limit, kMaxReadLimit);
+  const std::size_t fetch =
+      view == View::kClean ? CleanFetchBytes(limit) : utf8::CutFetchBytes(limit);
+  auto chunk = spool.Read(offset, fetch);
+  if (!chunk.ok()) return chunk.status();
+  OutputRead read;
+  read.offset = chunk->offset;
+  read.gap = chunk->gap;
+  // Nothing will complete what the chunk ends with: the output ended there, or was dropped.
+  const bool final =
+      chunk->hole_after || (ended && chunk->offset + chunk->bytes.size() == spool.total());
+  std::size_t consumed = 0;
+  if (view == View::kClean) {
+    CleanCut cut = CleanRead(chunk->bytes, limit, final);
+    read.data = std::move(cut.text);
+    consumed = cut.consumed;
+  } else {
+    utf8::Cut cut = utf8::CutText(chunk->bytes, limit, final);
+    read.data = std::move(cut.text);
+    consumed = cut.consumed;
+  }
+  read.next_offset = read.offset + consumed;
+  read.eof = ended && read.next_offset == spool.total();
+  return read;
 }
 
 }  // namespace corral::proc
