@@ -84,7 +84,7 @@ Token Next(std::string_view s, std::size_t i) {
 }
 
 // Appends one clean line (valid UTF-8, no LF), cut in the middle if too long.
-void AppendLine(std::string_view line, std::string& out) {
+void AppendLine(std::string_view line, std::string& out, CleanCuts* cuts) {
   if (line.size() <= kCleanMaxLineBytes) {
     out.append(line);
     return;
@@ -95,6 +95,10 @@ void AppendLine(std::string_view line, std::string& out) {
          (static_cast<unsigned char>(line[tail_start]) & 0xC0) == 0x80) {
     ++tail_start;  // never start inside a character
   }
+  if (cuts) {
+    ++cuts->lines;
+    cuts->bytes += tail_start - head;
+  }
   out.append(line.substr(0, head));
   out += " ... [";
   out += std::to_string(tail_start - head);
@@ -103,7 +107,7 @@ void AppendLine(std::string_view line, std::string& out) {
 }
 
 // The clean view of s, every token of which is complete (or cut by an end that is final).
-std::string Transform(std::string_view s) {
+std::string Transform(std::string_view s, CleanCuts* cuts) {
   std::string out;
   std::string line;
   bool cr_pending = false;  // a CR was seen: the next text starts a new frame
@@ -125,7 +129,7 @@ std::string Transform(std::string_view s) {
         cr_pending = true;
         break;
       case Kind::kLf:
-        AppendLine(line, out);
+        AppendLine(line, out, cuts);
         out.push_back('\n');
         line.clear();
         cr_pending = false;
@@ -136,13 +140,13 @@ std::string Transform(std::string_view s) {
     }
     i += t.length;
   }
-  AppendLine(line, out);
+  AppendLine(line, out, cuts);
   return out;
 }
 
 }  // namespace
 
-std::string CleanText(std::string_view raw) { return Transform(raw); }
+std::string CleanText(std::string_view raw, CleanCuts* cuts) { return Transform(raw, cuts); }
 
 CleanCut CleanRead(std::string_view raw, std::size_t limit, bool final) {
   const std::size_t window = std::min(limit, raw.size());
@@ -170,8 +174,37 @@ CleanCut CleanRead(std::string_view raw, std::size_t limit, bool final) {
     // Trailing CRs wait: the next byte tells a CR LF (a line end) from a new frame.
     cut.consumed = after_lf != 0 ? after_lf : after_text != 0 ? after_text : first;
   }
-  cut.text = Transform(raw.substr(0, cut.consumed));
+  cut.text = Transform(raw.substr(0, cut.consumed), nullptr);
   return cut;
+}
+
+RenderedOutput RenderClean(const OutputBuffer& buffer) {
+  RenderedOutput result;
+  Truncation t;
+  t.original_bytes = buffer.total();
+  CleanCuts cuts;
+  const std::string tail = buffer.tail();
+  if (buffer.total() <= kHeadBytes + kTailBytes) {
+    std::string whole(buffer.head());
+    whole += tail;
+    result.text = CleanText(whole, &cuts);
+  } else {
+    std::string_view head = buffer.head();
+    head = head.substr(0, utf8::CompletePrefix(head));
+    std::string_view tail_view = tail;
+    tail_view.remove_prefix(utf8::OrphanContinuations(tail_view));
+    t.omitted_bytes = buffer.total() - head.size() - tail_view.size();
+    result.text = CleanText(head, &cuts);
+    result.text += "\n\n... [omitted ";
+    result.text += std::to_string(t.omitted_bytes);
+    result.text += " bytes] ...\n\n";
+    result.text += CleanText(tail_view, &cuts);
+  }
+  t.lines_truncated = cuts.lines;
+  t.retained_bytes =
+      t.original_bytes - t.omitted_bytes - std::min(cuts.bytes, t.original_bytes - t.omitted_bytes);
+  if (t.omitted_bytes > 0 || t.lines_truncated > 0) result.truncation = t;
+  return result;
 }
 
 }  // namespace corral::proc

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "proc/output_buffer.h"
 
 // The clean view of output (DESIGN §7.3, `view=clean`): what a terminal would leave on screen,
 // roughly, as plain text a language model can read.
@@ -31,8 +34,15 @@ inline constexpr std::size_t kCleanKeepBytes = 1000;
 // never waits for more than this many bytes to finish one.
 inline constexpr std::size_t kMaxEscapeBytes = 4096;
 
-// The clean view of a whole output (or of all of it a caller has, treated as ended).
-std::string CleanText(std::string_view raw);
+// What the long-line rule left out of a clean text.
+struct CleanCuts {
+  std::uint64_t lines = 0;  // lines cut in the middle
+  std::uint64_t bytes = 0;  // bytes of clean text they lost (the sum of their N)
+};
+
+// The clean view of a whole output (or of all of it a caller has, treated as ended). Adds what
+// the long-line rule cut to *cuts when given.
+std::string CleanText(std::string_view raw, CleanCuts* cuts = nullptr);
 
 // One cursor read's share of the clean view.
 struct CleanCut {
@@ -61,5 +71,16 @@ constexpr std::size_t CleanFetchBytes(std::size_t limit) {
 // byte was dropped: store::SpoolChunk::hole_after). The read's offset is at a point a previous
 // cut ended at (or 0, or a gap's end: a cut there simply starts a new line).
 CleanCut CleanRead(std::string_view raw, std::size_t limit, bool final);
+
+// `output?view=clean`: Render (§3) with the clean view applied to what it shows. Head and
+// tail are each cleaned as a whole (joined first when contiguous); a character split by the
+// end of the head or the start of the tail goes with the omitted middle, as in Render; an escape
+// sequence cut by the end of the head is removed, but the rest of one cut by the start of the
+// tail cannot be told from text and shows. Long lines follow the clean rule (first and last
+// kCleanKeepBytes), not §3's. truncation is set iff bytes were omitted or lines cut; its
+// original_bytes and omitted_bytes are raw counts as in Render, lines_truncated the lines cut,
+// and retained_bytes is original_bytes - omitted_bytes - the clean bytes the cuts left out
+// (floored at 0: invalid bytes grow threefold as U+FFFD).
+RenderedOutput RenderClean(const OutputBuffer& buffer);
 
 }  // namespace corral::proc

@@ -221,5 +221,47 @@ TEST(CleanRead, AReaderFollowingLiveOutputSeesNoEscapeFragments) {
   EXPECT_EQ(text, "ok build\n" + kEuro + " end\n");
 }
 
+TEST(RenderClean, SmallOutputIsTheCleanTextWithNoTruncation) {
+  OutputBuffer b;
+  b.Append("\x1b[31mred\x1b[0m\r\n50%\r");
+  b.Append("100%\n");
+  const RenderedOutput r = RenderClean(b);
+  EXPECT_EQ(r.text, "red\n100%\n");
+  EXPECT_FALSE(r.truncation);
+}
+
+TEST(RenderClean, LargeOutputKeepsHeadAndTailCleanedAndCountsExact) {
+  std::string line = "\x1b[32mok\x1b[0m step " + kEuro + "\r\n";  // 22 bytes, 12 clean
+  std::string data;
+  while (data.size() < 100000) data += line;
+  OutputBuffer b;
+  b.Append(data);
+  const RenderedOutput clean = RenderClean(b);
+  const RenderedOutput raw = Render(b);
+  ASSERT_TRUE(clean.truncation);
+  ASSERT_TRUE(raw.truncation);
+  EXPECT_EQ(clean.truncation->omitted_bytes, raw.truncation->omitted_bytes);
+  EXPECT_EQ(clean.truncation->original_bytes, data.size());
+  EXPECT_EQ(clean.truncation->retained_bytes, data.size() - raw.truncation->omitted_bytes);
+  EXPECT_EQ(clean.text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(clean.text.find('\r'), std::string::npos);
+  const std::string marker =
+      "\n\n... [omitted " + std::to_string(raw.truncation->omitted_bytes) + " bytes] ...\n\n";
+  EXPECT_NE(clean.text.find(marker), std::string::npos);
+  EXPECT_TRUE(utf8::IsValid(clean.text));
+  EXPECT_EQ(clean.text.substr(0, 24), "ok step " + kEuro + "\nok step " + kEuro + "\n");
+}
+
+TEST(RenderClean, CutsLongLinesByTheCleanRule) {
+  OutputBuffer b;
+  b.Append(std::string(5000, 'x') + "\n");
+  const RenderedOutput r = RenderClean(b);
+  EXPECT_EQ(r.text, std::string(1000, 'x') + Cut(3000) + std::string(1000, 'x') + "\n");
+  ASSERT_TRUE(r.truncation);
+  EXPECT_EQ(r.truncation->lines_truncated, 1u);
+  EXPECT_EQ(r.truncation->omitted_bytes, 0u);
+  EXPECT_EQ(r.truncation->retained_bytes, 5001u - 3000u);
+}
+
 }  // namespace
 }  // namespace corral::proc
