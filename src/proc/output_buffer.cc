@@ -1,11 +1,23 @@
 #include "proc/output_buffer.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "proc/utf8.h"
 
 namespace corral::proc {
+
+OutputBuffer OutputBuffer::FromParts(std::string_view head, std::string_view tail,
+                                     std::uint64_t total) {
+  assert(head.size() == std::min<std::uint64_t>(total, kHeadBytes));
+  assert(tail.size() == std::min<std::uint64_t>(total - head.size(), kTailBytes));
+  OutputBuffer buffer;
+  buffer.Append(head);
+  buffer.Append(tail);
+  buffer.total_ = total;
+  return buffer;
+}
 
 void OutputBuffer::Append(std::string_view bytes) {
   total_ += bytes.size();

@@ -20,6 +20,12 @@ inline constexpr std::size_t kTailBytes = 16 * 1024;
 // arrives: a silent command costs nothing here.
 class OutputBuffer {
  public:
+  // The buffer a live one holds after `total` bytes, rebuilt from those bytes' start and end:
+  // `head` is their first min(total, kHeadBytes) bytes, `tail` the last min(total - head,
+  // kTailBytes) bytes after the head. Render gives the same text byte for byte.
+  // REQUIRES: head and tail have exactly those sizes.
+  static OutputBuffer FromParts(std::string_view head, std::string_view tail, std::uint64_t total);
+
   void Append(std::string_view bytes);
 
   // Every byte ever appended.

@@ -41,15 +41,22 @@ Step Decode(std::string_view s, std::size_t i) {
   return {good, good == length};
 }
 
+namespace {
+
+// Whether the invalid step at s[i] is a valid start cut short by the end of s.
+bool CutByTheEnd(std::string_view s, std::size_t i, Step step) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  return !step.valid && i + step.length == s.size() && lead >= 0xC2 && lead <= 0xF4;
+}
+
+}  // namespace
+
 std::size_t CompletePrefix(std::string_view s) {
   for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
     const std::size_t i = s.size() - back;
     if (!IsContinuation(static_cast<unsigned char>(s[i]))) {
-      const Step step = Decode(s, i);
       // A valid start whose decoding runs into the end without completing was cut there.
-      const auto lead = static_cast<unsigned char>(s[i]);
-      const bool cut = !step.valid && step.length == back && lead >= 0xC2 && lead <= 0xF4;
-      return cut ? i : s.size();
+      return CutByTheEnd(s, i, Decode(s, i)) ? i : s.size();
     }
   }
   return s.size();
@@ -101,6 +108,22 @@ bool IsValid(std::string_view s) {
     i += step.length;
   }
   return true;
+}
+
+Cut CutText(std::string_view raw, std::size_t limit, bool final) {
+  std::size_t end = 0;
+  while (end < raw.size()) {
+    const Step step = Decode(raw, end);
+    if (!final && CutByTheEnd(raw, end, step)) break;
+    // The first unit is taken whatever its length: progress.
+    if (end > 0 && end + step.length > limit) break;
+    end += step.length;
+    if (end >= limit) break;
+  }
+  Cut cut;
+  cut.consumed = end;
+  AppendSanitized(raw.substr(0, end), cut.text);
+  return cut;
 }
 
 }  // namespace corral::proc::utf8

@@ -5,7 +5,7 @@
 namespace corral::sys {
 namespace {
 
-constexpr int kCalls = 2;
+constexpr int kCalls = static_cast<int>(Call::kSpoolWrite) + 1;
 
 struct Fault {
   std::atomic<int> error{0};

@@ -4,7 +4,8 @@ namespace corral::sys {
 
 // The system calls that tests can make fail, to prove that each failure is answered cleanly and
 // leaves nothing behind (the idea of Envoy's os_sys_calls, kept to what Corral needs).
-enum class Call { kPipe2, kSpawn };
+// kSpoolWrite: WriteAt (sys/file_io.h), through which the spool writes its file.
+enum class Call { kPipe2, kSpawn, kSpoolWrite };
 
 // Makes the next `times` calls of `call` fail with `error` without running them. For tests;
 // thread-safe, and free when nothing is injected.
