@@ -59,8 +59,11 @@ Result<std::string> DefaultSocketPath() {
 
 Result<std::string> DefaultTokenPath() {
   auto dir = DefaultRuntimeDir();
-  if (!dir.ok()) return dir.status();
-  return *dir + "/corral.token";
+  if (dir.ok()) return *dir + "/corral.token";
+  const std::string path = "/tmp/corral-" + std::to_string(::getuid()) + "/corral.token";
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return path;  // nothing to read
+  return dir.status();
 }
 
 }  // namespace corral::base

@@ -21,7 +21,9 @@ Result<std::string> DefaultRuntimeDir(bool create = false);
 Result<std::string> DefaultSocketPath();
 
 // Where the server writes the token it generates for TCP listeners: DefaultRuntimeDir() +
-// "/corral.token", or its error.
+// "/corral.token". If the directory is not trusted, its error, unless no such file exists
+// there (then the path: reading it finds nothing, and a client that needs no token is not
+// bothered about a directory it does not use).
 Result<std::string> DefaultTokenPath();
 
 }  // namespace corral::base

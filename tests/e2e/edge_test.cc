@@ -388,6 +388,13 @@ TEST_F(RuntimeDir, OneOpenToOthersIsRefusedSayingHowToFixIt) {
   EXPECT_NE(serve.err.find("0770"), std::string::npos) << serve.err;
   EXPECT_NE(serve.err.find("chmod 700"), std::string::npos) << serve.err;
   EXPECT_NE(RunWithTmp(tmp_, {kCorral, "ps"}).exit_code, 0);
+
+  // A client that needs a token does not take one from there either, and says so.
+  Server server;
+  std::ofstream(dir_ + "/corral.token") << "planted-token\n";
+  CommandResult ps = RunWithTmp(tmp_, {kCorral, "ps", "--server", "http://" + Address(server)});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_NE(ps.err.find("not reading the default token"), std::string::npos) << ps.err;
 }
 
 TEST_F(RuntimeDir, OneOwnedBySomeoneElseIsRefused) {
