@@ -136,7 +136,7 @@ int OpenWaiter(const std::string& host, int port, const std::string& id) {
   inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("connect waiter");
   const std::string req =
-      "GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n";
+      "GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n";
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) Die("write waiter");
   return fd;
 }

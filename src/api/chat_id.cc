@@ -1,14 +1,22 @@
 #include "api/chat_id.h"
 
+#include <algorithm>
 #include <boost/uuid/string_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <cctype>
 
 namespace corral::api {
 
 std::string CanonicalUuid(std::string_view text) {
   // string_generator takes liberties (dashes anywhere); only let through the layouts clients
   // actually send, before parsing.
-  if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
+  // Go's uuid.Parse: "urn:uuid:" (any case) or braces around the dashed form.
+  constexpr std::string_view kUrn = "urn:uuid:";
+  if (text.size() == kUrn.size() + 36 &&
+      std::equal(kUrn.begin(), kUrn.end(), text.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    text.remove_prefix(kUrn.size());
+  } else if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
     text = text.substr(1, 36);
   }
   if (text.size() == 36) {

@@ -9,8 +9,10 @@ namespace corral::api {
 // lower-case form, or empty ("no chat") for a missing, empty, nil or malformed value.
 std::string ParseChatId(std::string_view header);
 
-// The canonical form of a UUID, or empty if `text` is not one. Accepts the forms Go's
-// uuid.Parse accepts for the 36- and 32-digit layouts, with or without braces.
+// The canonical form of a UUID (lower case, dashed), or empty if `text` is not one. Accepts
+// exactly the forms Go's uuid.Parse accepts: the dashed 36-character form, the same prefixed
+// with "urn:uuid:" (in any case) or in braces, and 32 hex digits without dashes; hex digits
+// in any case.
 std::string CanonicalUuid(std::string_view text);
 
 }  // namespace corral::api

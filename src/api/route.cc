@@ -1,6 +1,7 @@
 #include "api/route.h"
 
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <charconv>
 
 namespace corral::api {
@@ -8,7 +9,16 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v0/processes";
 
-bool Truthy(std::string_view v) { return v == "true" || v == "1" || v == "True" || v == "TRUE"; }
+// `1`, or `true` in any case (Coder takes only `true`).
+bool Truthy(std::string_view v) {
+  if (v == "1") return true;
+  constexpr std::string_view kTrue = "true";
+  if (v.size() != kTrue.size()) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != kTrue[i]) return false;
+  }
+  return true;
+}
 
 }  // namespace
 

@@ -10,6 +10,17 @@ namespace {
 
 constexpr std::string_view kInvalidJson = "Request body must be valid JSON.";
 
+// The kernel refuses to exec with any one argument or environment entry longer than this,
+// terminating NUL included (MAX_ARG_STRLEN, 32 pages of 4 KiB), with E2BIG. The command is one
+// argument of `sh -c`, so a longer one is the client's mistake: 400, not a failed spawn.
+constexpr std::size_t kMaxArgumentBytes = 131072;
+
+std::string ArgumentLimit() {
+  return "the limit is " + std::to_string(kMaxArgumentBytes - 1) +
+         " bytes (the kernel's MAX_ARG_STRLEN of " + std::to_string(kMaxArgumentBytes) +
+         " bytes, terminating NUL included); pass long input through a file";
+}
+
 ApiError BadJson(std::string detail) { return {400, std::string(kInvalidJson), std::move(detail)}; }
 
 ApiError WrongType(std::string_view field, std::string_view expected) {
@@ -74,10 +85,17 @@ std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
         return ApiError{400, "Invalid environment variable value.",
                         "the value of \"" + std::string(key) + "\" contains NUL"};
       }
+      if (key.size() + 1 + text.size() + 1 > kMaxArgumentBytes) {
+        return ApiError{400, "Environment variable is too long.",
+                        "\"" + std::string(key) + "\": " + ArgumentLimit() + " for KEY=VALUE"};
+      }
       spec.env.emplace_back(std::string(key), std::move(text));
     }
   }
   if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
+  if (spec.command.size() + 1 > kMaxArgumentBytes) {
+    return ApiError{400, "Command is too long.", ArgumentLimit()};
+  }
   if (spec.command.find('\0') != std::string::npos) {
     return ApiError{400, "Command must not contain NUL bytes.", ""};
   }

@@ -28,13 +28,27 @@ int Fail(const base::Status& status) {
 std::string ReadToken(const ClientOptions& c) {
   if (!c.token_file.empty()) return base::ReadTrimmedFile(c.token_file).value_or("");
   if (const char* env = std::getenv("CORRAL_TOKEN"); env && *env) return base::Trim(env);
-  return base::ReadTrimmedFile(base::DefaultTokenPath()).value_or("");  // none: no token
+  auto path = base::DefaultTokenPath();
+  if (!path.ok()) {
+    std::fprintf(stderr, "corral: not reading the default token: %s\n",
+                 path.status().message().c_str());
+    return "";
+  }
+  return base::ReadTrimmedFile(*path).value_or("");  // none: no token
 }
 
 // Connects the way every subcommand does; on failure prints why and returns null.
 std::unique_ptr<client::HttpClient> Connect(const ClientOptions& c) {
-  auto endpoint =
-      client::ParseEndpoint(c.server.empty() ? "unix:" + base::DefaultSocketPath() : c.server);
+  std::string server = c.server;
+  if (server.empty()) {
+    auto socket = base::DefaultSocketPath();
+    if (!socket.ok()) {
+      Fail(socket.status());
+      return nullptr;
+    }
+    server = "unix:" + *socket;
+  }
+  auto endpoint = client::ParseEndpoint(server);
   if (!endpoint.ok()) {
     Fail(endpoint.status());
     return nullptr;

@@ -49,6 +49,20 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
   serve->add_option("--token-file", o.token_file,
                     "File holding the bearer token TCP clients must send (else $CORRAL_TOKEN, "
                     "else a generated corral.token next to the default socket)");
+  serve
+      ->add_option("--allow-origin", o.allow_origins,
+                   "Also take browser requests from this origin (http[s]://HOST[:PORT]); "
+                   "repeatable. Other origins but the server's own get 403")
+      ->type_name("ORIGIN")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  serve
+      ->add_option("--allow-host", o.allow_hosts,
+                   "Also take requests addressed to this host name (the Host header); "
+                   "repeatable. Other names but IP addresses and localhost get 403")
+      ->type_name("NAME")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   serve->add_option("--workdir", o.workdir, "Default working directory of commands");
   serve->add_option("--env-file", o.env_file,
                     "Environment hook: a file of KEY=VALUE lines, or an executable printing them");

@@ -14,6 +14,8 @@
 #include "base/text_file.h"
 #include "base/unique_fd.h"
 
+extern char** environ;
+
 namespace corral::server {
 namespace {
 
@@ -71,15 +73,34 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
   return ConstantTimeEquals(token, authorization);
 }
 
-std::optional<std::string> LoadToken(const std::string& token_file, const std::string& default_file,
-                                     std::string& where, std::string& error) {
+std::optional<std::string> TakeTokenFromEnvironment() {
+  constexpr std::string_view kName = "CORRAL_TOKEN=";
+  char* entry = nullptr;
+  for (char** e = environ; e && *e; ++e) {
+    if (std::string_view(*e).starts_with(kName)) entry = *e;
+  }
+  if (!entry) return std::nullopt;
+  std::string token = base::Trim(entry + kName.size());
+  ::unsetenv("CORRAL_TOKEN");
+  // The entry lies in the block the kernel set up at exec (or in a setenv copy, which is as
+  // well cleared); once unset, nothing refers to it. Clearing the name too leaves no trace
+  // that a token was given.
+  ::explicit_bzero(entry, std::strlen(entry));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+std::optional<std::string> LoadToken(const std::string& token_file,
+                                     const std::optional<std::string>& env_token,
+                                     const std::string& default_file, std::string& where,
+                                     std::string& error) {
   if (!token_file.empty()) {
     where = "the token file " + token_file;
     return ReadFile(token_file, error);
   }
-  if (const char* env = std::getenv("CORRAL_TOKEN"); env && *env) {
+  if (env_token) {
     where = "$CORRAL_TOKEN";
-    return base::Trim(env);
+    return env_token;
   }
   where = "the token file " + default_file;
   struct stat st;

@@ -14,6 +14,10 @@ struct ServeOptions {
   std::vector<std::string> listen;  // "unix:/path" or "HOST:PORT"; empty: the default socket
   bool no_auth = false;             // TCP without a bearer token
   std::string token_file;           // else CORRAL_TOKEN, else generated next to the socket
+  // Browsers (DESIGN.md §7.6): names besides IP literals and localhost that requests may be
+  // addressed to, and origins besides the server's own that they may come from.
+  std::vector<std::string> allow_hosts;
+  std::vector<std::string> allow_origins;
   std::string workdir;              // default working directory of commands
   std::string env_file;             // KEY=VALUE lines, or an executable that prints them
   std::chrono::milliseconds drain_grace = proc::kDrainGrace;
@@ -30,8 +34,8 @@ struct ServeOptions {
   bool announce = true;  // print "listening on ADDR" lines on stdout
 };
 
-// Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code. `on_ready`, if
-// set, is called once every listener is bound, before any request is served.
+// Runs `corral serve` until SIGTERM, SIGINT or SIGHUP; returns the process exit code. `on_ready`,
+// if set, is called once every listener is bound, before any request is served.
 int Serve(const ServeOptions& options, const std::function<void()>& on_ready = {});
 
 }  // namespace corral::server

@@ -31,6 +31,9 @@
 #include "server/environment.h"
 #include "server/listen_address.h"
 #include "server/options.h"
+#include "server/origin.h"
+#include "server/socket_file.h"
+#include "sys/nofile_limit.h"
 
 namespace corral::server {
 namespace {
@@ -79,12 +82,13 @@ asio::awaitable<void> PeerGone(Socket& socket) {
 class HttpServer {
  public:
   HttpServer(asio::io_context& ioc, api::Router& router, const ServeOptions& options,
-             std::string token)
+             std::string token, BrowserPolicy browsers)
       : ioc_(ioc),
         router_(router),
         max_connections_(options.max_connections),
         request_timeout_(options.request_timeout),
-        token_(std::move(token)) {}
+        token_(std::move(token)),
+        browsers_(std::move(browsers)) {}
 
   std::size_t connections() const { return *connections_; }
 
@@ -221,9 +225,10 @@ class HttpServer {
 
   // Answers an error that ends the connection, then closes it gracefully.
   template <typename Stream>
-  asio::awaitable<void> ReplyError(Stream& stream, http::status status, std::string_view message,
-                                   std::string_view detail) {
-    if (!co_await Reply(stream, status, 11, false, api::EncodeError(message, detail), {})) {
+  asio::awaitable<void> ReplyError(
+      Stream& stream, http::status status, std::string_view message, std::string_view detail,
+      const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    if (!co_await Reply(stream, status, 11, false, api::EncodeError(message, detail), headers)) {
       co_return;
     }
     // The client may still be sending the body we refused: closing now, with its bytes
@@ -237,6 +242,44 @@ class HttpServer {
       if (ec) break;
       total += n;
     }
+  }
+
+  struct Refusal {
+    http::status status;
+    std::string message, detail;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+
+  // Who may send a request, decided on its headers: browsers first (DESIGN.md §7.6; a page's
+  // request is refused whether or not it carries a token, and a refusal tells it nothing about
+  // the token), then the bearer token.
+  std::optional<Refusal> Refuse(const http::request_header<>& req, bool require_auth) const {
+    auto header = [&req](http::field f) -> std::optional<std::string_view> {
+      auto it = req.find(f);
+      if (it == req.end()) return std::nullopt;
+      return it->value();
+    };
+    switch (browsers_.Check(header(http::field::host), header(http::field::origin))) {
+      case BrowserPolicy::Verdict::kHostNotAllowed:
+        return Refusal{http::status::forbidden,
+                       "Host not allowed.",
+                       "address the server by IP or localhost, or start it with --allow-host",
+                       {}};
+      case BrowserPolicy::Verdict::kCrossOrigin:
+        return Refusal{http::status::forbidden,
+                       "Cross-origin requests are not allowed.",
+                       "start the server with --allow-origin to allow an origin",
+                       {}};
+      case BrowserPolicy::Verdict::kAllowed:
+        break;
+    }
+    if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
+      return Refusal{http::status::unauthorized,
+                     "Unauthorized.",
+                     "send the server's token as Authorization: Bearer",
+                     {{"WWW-Authenticate", "Bearer"}}};
+    }
+    return std::nullopt;
   }
 
   template <typename Socket>
@@ -259,6 +302,14 @@ class HttpServer {
       slot.SetIdle(true);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       slot.SetIdle(false);
+      if (!ec) {
+        // Refused on its headers alone: no body read, no 100 Continue, nothing changed.
+        if (auto refusal = Refuse(parser.get(), require_auth)) {
+          co_await ReplyError(stream, refusal->status, refusal->message, refusal->detail,
+                              refusal->headers);
+          break;
+        }
+      }
       if (!ec && parser.get()[http::field::expect] == "100-continue") {
         // Say "go on" only if the body could be taken; else the 413 below answers at once.
         const auto length = parser.content_length();
@@ -297,20 +348,12 @@ class HttpServer {
 
       auto& req = parser.get();
       const bool keep_alive = req.keep_alive();
-      api::Response response;
-      if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
-        response.status = 401;
-        response.body =
-            api::EncodeError("Unauthorized.", "send the server's token as Authorization: Bearer");
-        response.headers.emplace_back("WWW-Authenticate", "Bearer");
-      } else {
-        // A ?wait=true may hold the request for minutes: no deadline while the router works.
-        stream.expires_never();
-        api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
-        auto& raw = stream.socket();
-        response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
-        if (response.close) break;
-      }
+      // A ?wait=true may hold the request for minutes: no deadline while the router works.
+      stream.expires_never();
+      api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+      auto& raw = stream.socket();
+      api::Response response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
+      if (response.close) break;
       const bool sent =
           response.shared_body
               ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
@@ -327,6 +370,7 @@ class HttpServer {
   std::size_t max_connections_;
   std::chrono::milliseconds request_timeout_;  // a slowloris client is cut off at this
   std::string token_;
+  BrowserPolicy browsers_;
   std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
   SessionList sessions_;
   std::vector<std::function<void()>> closers_;
@@ -414,10 +458,26 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
 int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   ReserveStdio();
   ::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error code, not a death
+  const std::optional<std::string> env_token = TakeTokenFromEnvironment();
+  if (auto ec = sys::RaiseNofileLimit()) {
+    base::LogWarning("cannot raise the open files limit: " + ec.message());
+  }
+  auto browsers = BrowserPolicy::Make(options.allow_hosts, options.allow_origins);
+  if (!browsers.ok()) {
+    base::LogError(browsers.status().message());
+    return 2;
+  }
 
   std::vector<ListenAddress> addresses;
   std::vector<std::string> specs = options.listen;
-  if (specs.empty()) specs.push_back("unix:" + base::DefaultSocketPath());
+  if (specs.empty()) {
+    auto dir = base::DefaultRuntimeDir(/*create=*/true);
+    if (!dir.ok()) {
+      base::LogError(dir.status().message());
+      return 1;
+    }
+    specs.push_back("unix:" + *dir + "/corral.sock");
+  }
   bool need_token = false;
   for (const auto& spec : specs) {
     std::string error;
@@ -432,10 +492,16 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
 
   std::string token;
   if (need_token) {
-    std::string where, error;
-    std::error_code fec;
-    std::filesystem::create_directories(base::DefaultRuntimeDir(), fec);
-    auto loaded = LoadToken(options.token_file, base::DefaultTokenPath(), where, error);
+    std::string where, error, default_file;
+    if (options.token_file.empty() && !env_token) {
+      auto dir = base::DefaultRuntimeDir(/*create=*/true);
+      if (!dir.ok()) {
+        base::LogError(dir.status().message());
+        return 1;
+      }
+      default_file = *dir + "/corral.token";
+    }
+    auto loaded = LoadToken(options.token_file, env_token, default_file, where, error);
     if (!loaded) {
       base::LogError(error);
       return 1;
@@ -445,6 +511,10 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   }
 
   asio::io_context ioc(1);
+  // Caught from here on (a signal that comes before the wait below is queued), so a stop
+  // request right after "listening on" is graceful too. SIGHUP as well: a closed terminal or a
+  // supervisor's hang-up must end commands as SIGTERM does, not kill the server and orphan them.
+  asio::signal_set stop_signals(ioc, SIGTERM, SIGINT, SIGHUP);
   proc::TableOptions table_options;
   table_options.default_workdir = options.workdir;
   table_options.base_env = BaseEnvironment(options.env_file);
@@ -453,15 +523,16 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.retention = options.retention;
   table_options.max_live = options.max_processes;
   table_options.max_done = options.max_done;
+  table_options.child_nofile = sys::OriginalNofileLimit();  // we raised ours; commands get theirs
   table_options.max_tasks_per_command = options.max_tasks_per_command;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 
   HttpServer* server_ptr = nullptr;
   api::Router router(table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }});
-  HttpServer server(ioc, router, options, token);
+  HttpServer server(ioc, router, options, token, std::move(*browsers));
   server_ptr = &server;
 
-  std::vector<std::string> unix_paths;
+  std::vector<SocketFile> socket_files;
   for (const auto& a : addresses) {
     std::string error, printed;
     if (a.is_unix) {
@@ -470,7 +541,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
         base::LogError(error);
         return 1;
       }
-      unix_paths.push_back(a.path);
+      if (auto file = SocketFile::Record(a.path)) socket_files.push_back(std::move(*file));
       printed = "unix:" + a.path;
       server.Listen(std::move(acceptor), false);
     } else {
@@ -486,7 +557,6 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   }
   std::fflush(stdout);
 
-  asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);
   bool stopping = false;
   std::function<void()> watch_signals = [&] {
     stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -513,7 +583,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   // Let the sessions that Close() ended unwind before their objects go away.
   ioc.restart();
   ioc.run_for(kDrainAfterShutdown);
-  for (const auto& path : unix_paths) ::unlink(path.c_str());
+  for (const auto& file : socket_files) file.RemoveIfOurs();
   base::LogInfo("stopped");
   return 0;
 }

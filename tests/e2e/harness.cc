@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,9 +202,9 @@ Server::~Server() {
 
 std::string Server::Log() const { return ReadFileText(log_path_); }
 
-int Server::Stop() {
+int Server::Stop(int signal) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, signal);
   int status = 0;
   // Bounded: a server that will not stop is killed, and the test sees a non-zero status.
   for (int i = 0; i < 1500; ++i) {
@@ -216,7 +217,7 @@ int Server::Stop() {
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
-  ADD_FAILURE() << "server did not stop within 30 s of SIGTERM";
+  ADD_FAILURE() << "server did not stop within 30 s of signal " << signal;
   return status;
 }
 
@@ -224,7 +225,8 @@ HttpResult Server::Request(const std::string& method, const std::string& target,
                            const std::string& body,
                            const std::map<std::string, std::string>& headers) {
   RawConnection c(host_, port_);
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n";
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: " + host_ + ":" +
+                    std::to_string(port_) + "\r\nConnection: close\r\n";
   for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST") {
     req +=
@@ -262,6 +264,18 @@ json::object Server::Health() {
   HttpResult r = Get("/api/v0/health");
   EXPECT_EQ(r.status, 200);
   return r.json.is_object() ? r.json.as_object() : json::object();
+}
+
+int ConnectUnix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 CommandResult RunProgram(const std::vector<std::string>& argv,

@@ -2,6 +2,8 @@
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
@@ -84,8 +86,8 @@ class Server {
                                  const std::map<std::string, std::string>& headers = {});
   boost::json::object Health();
 
-  // SIGTERM, then waits for exit; returns the wait status.
-  int Stop();
+  // Sends `signal` (SIGTERM by default), then waits for exit; returns the wait status.
+  int Stop(int signal = SIGTERM);
 
  private:
   pid_t pid_ = -1;
@@ -94,6 +96,9 @@ class Server {
   std::vector<std::string> listening_;
   std::string log_path_;
 };
+
+// A connected Unix socket (the caller closes it), or -1.
+int ConnectUnix(const std::string& path);
 
 // What a run of a command-line program gave.
 struct CommandResult {

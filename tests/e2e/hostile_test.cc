@@ -69,8 +69,9 @@ TEST_F(Hostile, TenThousandIdleConnectionsDoNotLockOutAWellBehavedClient) {
 
 TEST_F(Hostile, AHundredMegabyteBodyIsRefusedWith413) {
   RawConnection c(server_.host(), server_.port());
-  ASSERT_TRUE(c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                     std::to_string(100 * 1024 * 1024) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+             std::to_string(100 * 1024 * 1024) + "\r\n\r\n"));
   const std::string chunk(1024 * 1024, 'x');
   for (int i = 0; i < 100 && c.Send(chunk); ++i) {
   }
@@ -81,7 +82,7 @@ TEST_F(Hostile, AHundredMegabyteBodyIsRefusedWith413) {
 
 TEST_F(Hostile, TenThousandHeadersAreRefusedWith431) {
   RawConnection c(server_.host(), server_.port());
-  std::string req = "GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n";
+  std::string req = "GET /api/v0/processes/list HTTP/1.1\r\nHost: localhost\r\n";
   for (int i = 0; i < 10000; ++i) req += "X-Header-" + std::to_string(i) + ": value\r\n";
   req += "\r\n";
   c.Send(req);
@@ -108,7 +109,8 @@ TEST_F(Hostile, AClientThatNeverReadsItsResponsesIsDropped) {
   server_.WaitOutput(id);
   RawConnection c(server_.host(), server_.port());
   // Pipelined requests for 33 KB answers, never read: the server's writes block, then time out.
-  const std::string req = "GET /api/v0/processes/" + id + "/output HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string req =
+      "GET /api/v0/processes/" + id + "/output HTTP/1.1\r\nHost: localhost\r\n\r\n";
   std::string many;
   for (int i = 0; i < 2000; ++i) many += req;
   std::thread writer([&] { c.Send(many); });
@@ -125,12 +127,13 @@ TEST_F(Hostile, DisconnectsInTheMiddleOfABodyOrAWaitLeaveNothingBehind) {
   for (int i = 0; i < 50; ++i) {
     RawConnection c(server_.host(), server_.port());
     c.Send(
-        "POST /api/v0/processes/start HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"comm");
+        "POST /api/v0/processes/start HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+        "1000\r\n\r\n{\"comm");
   }
   const std::string id = server_.Start("sleep 60");
   for (int i = 0; i < 50; ++i) {
     RawConnection c(server_.host(), server_.port());
-    c.Send("GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.Send("GET /api/v0/processes/" + id + "/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n");
   }
   EXPECT_EQ(server_.Get("/api/v0/processes/list").json.at("processes").as_array().size(), 1u)
       << "a cut-off start starts nothing";
@@ -199,7 +202,7 @@ TEST_F(Hostile, RunningOutOfDescriptorsIsSurvived) {
   std::vector<std::unique_ptr<RawConnection>> waiting;
   for (int i = 0; i < 5; ++i) {
     waiting.push_back(std::make_unique<RawConnection>(server_.host(), server_.port()));
-    waiting.back()->Send("GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n\r\n");
+    waiting.back()->Send("GET /api/v0/processes/list HTTP/1.1\r\nHost: localhost\r\n\r\n");
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // Restore the limit: the connections that waited in the backlog are served now.

@@ -284,8 +284,8 @@ TEST_F(Protocol, HealthReportsCounts) {
 
 TEST_F(Protocol, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
   RawConnection c(server_.host(), server_.port());
-  const std::string get = "GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n\r\n";
-  const std::string bad = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string get = "GET /api/v0/processes/list HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const std::string bad = "GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n";
   ASSERT_TRUE(c.Send(get + bad + get));
   EXPECT_EQ(c.ReadResponse().status, 200);
   EXPECT_EQ(c.ReadResponse().status, 404);

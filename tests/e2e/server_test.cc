@@ -33,7 +33,7 @@ TEST(Server, AClientThatDisconnectsDuringAWaitFreesItsWaiter) {
   {
     RawConnection waiting(server.host(), server.port());
     ASSERT_TRUE(waiting.Send("GET /api/v0/processes/" + id +
-                             "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"));
+                             "/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     ASSERT_TRUE(Eventually([&] { return server.Health().at("waiters").as_int64() == 1; }));
   }
   EXPECT_TRUE(Eventually([&] { return server.Health().at("waiters").as_int64() == 0; }));
@@ -48,7 +48,7 @@ TEST(Server, ManyWaitersAllWakeWhenTheProcessEnds) {
   for (int i = 0; i < 20; ++i) {
     waiters.push_back(std::make_unique<RawConnection>(server.host(), server.port()));
     ASSERT_TRUE(waiters.back()->Send("GET /api/v0/processes/" + id +
-                                     "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"));
+                                     "/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   }
   ASSERT_TRUE(Eventually([&] { return server.Health().at("waiters").as_int64() == 20; }));
   server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})");
@@ -135,18 +135,6 @@ TEST(Server, AGeneratedTokenIsWrittenPrivatelyNextToTheSocket) {
   EXPECT_EQ(server.Log().find(token), std::string::npos);
 }
 
-int ConnectUnix(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 TEST(Server, TheDefaultUnixSocketIsPrivateAndNeedsNoToken) {
   const std::string runtime = TempDir();
   Server server({.env = {{"XDG_RUNTIME_DIR", runtime}}, .tcp_no_auth = false});
@@ -160,7 +148,7 @@ TEST(Server, TheDefaultUnixSocketIsPrivateAndNeedsNoToken) {
 
   int fd = ConnectUnix(path);
   ASSERT_GE(fd, 0);
-  const std::string req = "GET /api/v0/processes/list HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string req = "GET /api/v0/processes/list HTTP/1.1\r\nHost: localhost\r\n\r\n";
   ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   char buf[4096];
   ssize_t n = ::read(fd, buf, sizeof buf);
@@ -205,7 +193,7 @@ TEST(Server, ConnectionsPastTheCapOfBusyClientsGet503) {
   for (int i = 0; i < 3; ++i) {
     waiters.push_back(std::make_unique<RawConnection>(server.host(), server.port()));
     ASSERT_TRUE(waiters.back()->Send("GET /api/v0/processes/" + id +
-                                     "/output?wait=true HTTP/1.1\r\nHost: x\r\n\r\n"));
+                                     "/output?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   }
   // Every slot waits on a process: none is idle, so a newcomer is told to come back later.
   HttpResult refused;
@@ -237,7 +225,7 @@ TEST(Server, ExpectContinueIsAnswered) {
   RawConnection c(server.host(), server.port());
   const std::string body = R"({"command":"echo hi"})";
   ASSERT_TRUE(
-      c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      c.Send("POST /api/v0/processes/start HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
              "Content-Length: " +
              std::to_string(body.size()) + "\r\n\r\n"));
   ASSERT_TRUE(Eventually(

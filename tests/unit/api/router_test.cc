@@ -26,6 +26,14 @@ TEST(ParseRoute, OutputWithWaitAndTimeout) {
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=99999999").timeout,
             std::chrono::milliseconds(kMaxWait));
   EXPECT_FALSE(ParseRoute("GET", "/api/v0/processes/a/output?wait=no").wait);
+  for (const char* yes : {"true", "1", "TRUE", "True", "tRuE"}) {
+    EXPECT_TRUE(ParseRoute("GET", std::string("/api/v0/processes/a/output?wait=") + yes).wait)
+        << yes;
+  }
+  for (const char* no : {"", "0", "false", "yes", "t", "true ", "11", "truee"}) {
+    EXPECT_FALSE(ParseRoute("GET", std::string("/api/v0/processes/a/output?wait=") + no).wait)
+        << no;
+  }
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=-1").kind, Kind::kBadQuery);
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=1e3").kind, Kind::kBadQuery);
 }

@@ -41,6 +41,26 @@ TEST(DecodeStart, RejectsBadEnvironmentNamesAndNulBytes) {
   EXPECT_EQ(Err(R"({"command":"ls\u0000rm"})").message, "Command must not contain NUL bytes.");
 }
 
+TEST(DecodeStart, ACommandOverTheKernelsArgumentLimitIs400NotASpawnFailure) {
+  // MAX_ARG_STRLEN is 131072 bytes including the terminating NUL.
+  const std::string fits(131071, 'x');
+  EXPECT_EQ(Ok(R"({"command":")" + fits + R"("})").command.size(), fits.size());
+  const ApiError e = Err(R"({"command":")" + fits + R"(x"})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.message, "Command is too long.");
+  EXPECT_NE(e.detail.find("131071"), std::string::npos) << e.detail;
+}
+
+TEST(DecodeStart, AnEnvironmentEntryOverTheKernelsArgumentLimitIs400) {
+  // "K=" + value + NUL: a value of 131069 bytes fits exactly.
+  const std::string fits(131069, 'v');
+  EXPECT_EQ(Ok(R"({"command":"true","env":{"K":")" + fits + R"("}})").env.size(), 1u);
+  const ApiError e = Err(R"({"command":"true","env":{"K":")" + fits + R"(v"}})");
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.message, "Environment variable is too long.");
+  EXPECT_NE(e.detail.find("\"K\""), std::string::npos) << e.detail;
+}
+
 TEST(DecodeStart, RejectsInvalidUtf8InTheBody) {
   EXPECT_EQ(Err("{\"command\":\"\xFF\"}").message, "Request body must be valid JSON.");
 }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "server/environment.h"
 #include "server/listen_address.h"
 
@@ -25,6 +28,20 @@ TEST(Auth, BearerMatches) {
   EXPECT_FALSE(BearerMatches("Bearer", "tok"));
   EXPECT_FALSE(BearerMatches("Bearertok", "tok"));
   EXPECT_FALSE(BearerMatches("", "tok"));
+}
+
+TEST(Auth, TakeTokenFromEnvironmentLeavesNoCopyInTheEnvironment) {
+  ::setenv("CORRAL_TOKEN", " s3cret \n", 1);
+  char* where = std::getenv("CORRAL_TOKEN");
+  ASSERT_NE(where, nullptr);
+  const std::size_t length = std::strlen(where);
+  EXPECT_EQ(TakeTokenFromEnvironment(), "s3cret");
+  EXPECT_EQ(std::getenv("CORRAL_TOKEN"), nullptr);
+  // setenv's copy is never freed by glibc: its bytes were cleared in place.
+  EXPECT_EQ(std::string(where, length), std::string(length, '\0'));
+  EXPECT_EQ(TakeTokenFromEnvironment(), std::nullopt);
+  ::setenv("CORRAL_TOKEN", "", 1);
+  EXPECT_EQ(TakeTokenFromEnvironment(), std::nullopt);
 }
 
 TEST(ListenAddress, ParsesEveryForm) {
