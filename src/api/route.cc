@@ -10,6 +10,12 @@ constexpr std::string_view kPrefix = "/api/v0/processes";
 
 bool Truthy(std::string_view v) { return v == "true" || v == "1" || v == "True" || v == "TRUE"; }
 
+// A whole non-negative number, all of `v`.
+bool ParseCount(std::string_view v, long long& n) {
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc{} && end == v.data() + v.size() && n >= 0;
+}
+
 }  // namespace
 
 Route ParseRoute(std::string_view method, std::string_view target) {
@@ -37,7 +43,20 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   }
   std::string_view rest = path.substr(kPrefix.size() + 1);
   if (rest == "start") return only(post, Kind::kStart, "POST");
-  if (rest == "list") return only(get, Kind::kList, "GET");
+  if (rest == "list") {
+    only(get, Kind::kList, "GET");
+    if (auto it = url->params().find("limit"); get && it != url->params().end()) {
+      long long n = 0;
+      if (!ParseCount((*it).value, n) || n == 0) {
+        route.kind = Kind::kBadQuery;
+        route.bad_query = "limit";
+        route.error = "limit must be a whole number >= 1";
+        return route;
+      }
+      route.limit = std::min(kMaxListLimit, static_cast<std::size_t>(n));
+    }
+    return route;
+  }
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0) return route;
   route.id = std::string(rest.substr(0, slash));
@@ -55,9 +74,9 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
     const std::string v = (*it).value;
     long long ms = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-    if (ec != std::errc{} || end != v.data() + v.size() || ms < 0) {
+    if (!ParseCount(v, ms)) {
       route.kind = Kind::kBadQuery;
+      route.bad_query = "timeout_ms";
       route.error = "timeout_ms must be a whole number of milliseconds, >= 0";
       return route;
     }

@@ -68,7 +68,7 @@ asio::awaitable<Response> Router::Handle(const Request& request, ClientGone clie
     case Kind::kStart:
       co_return Start(request, chat);
     case Kind::kList:
-      co_return List(chat);
+      co_return List(chat, route.limit);
     case Kind::kOutput:
       co_return co_await Output(route.id, chat, route.wait, route.timeout, std::move(client_gone));
     case Kind::kSignal:
@@ -80,7 +80,7 @@ asio::awaitable<Response> Router::Handle(const Request& request, ClientGone clie
     case Kind::kBadTarget:
       co_return Error(400, "Malformed request target.", route.error);
     case Kind::kBadQuery:
-      co_return Error(400, "Invalid timeout_ms.", route.error);
+      co_return Error(400, "Invalid " + std::string(route.bad_query) + ".", route.error);
     case Kind::kNotFound:
       break;
   }
@@ -98,20 +98,20 @@ Response Router::Start(const Request& request, const std::string& chat) {
   return Json(200, EncodeStarted(**started));
 }
 
-Response Router::List(const std::string& chat) {
-  // At most this many, as Coder's agent does: the running ones and the newest done ones.
-  constexpr std::size_t kMaxListed = 10;
+Response Router::List(const std::string& chat, std::size_t limit) {
   // Chats whose lists are cached at once; past it the cache starts over.
   constexpr std::size_t kMaxCachedLists = 256;
   auto it = list_cache_.find(chat);
-  if (it != list_cache_.end() && it->second.generation == table_.generation()) {
+  if (it != list_cache_.end() && it->second.generation == table_.generation() &&
+      it->second.limit == limit) {
     return Json(200, it->second.body);
   }
+  // The running ones and the newest done ones, at most `limit`.
   auto processes = table_.List(chat);
-  if (processes.size() > kMaxListed) processes.resize(kMaxListed);
+  if (processes.size() > limit) processes.resize(limit);
   std::string body = EncodeList(processes);
   if (list_cache_.size() >= kMaxCachedLists) list_cache_.clear();
-  list_cache_[chat] = {table_.generation(), body};
+  list_cache_[chat] = {table_.generation(), limit, body};
   return Json(200, std::move(body));
 }
 

@@ -50,7 +50,7 @@ class Router {
 
  private:
   Response Start(const Request& request, const std::string& chat);
-  Response List(const std::string& chat);
+  Response List(const std::string& chat, std::size_t limit);
   boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat, bool wait,
                                           std::chrono::milliseconds timeout,
                                           ClientGone client_gone);
@@ -62,6 +62,7 @@ class Router {
   // The encoded list per chat, valid for one table generation: clients poll it.
   struct CachedList {
     std::uint64_t generation;
+    std::size_t limit;
     std::string body;
   };
   std::unordered_map<std::string, CachedList> list_cache_;
