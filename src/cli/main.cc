@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   AddClientOptions(app, client);
 
   cli::RunOptions run;
+  std::vector<std::string> run_words, after_dashes;
   std::int64_t run_timeout_ms = -1;
   CLI::App* run_cmd = app.add_subcommand(
       "run",
@@ -117,10 +118,10 @@ int main(int argc, char** argv) {
   AddDuration(run_cmd, "--timeout", run_timeout_ms,
               "Stop waiting after this long (the command keeps running)", "none");
   run_cmd
-      ->add_option("command", run.command,
+      ->add_option("command", run_words,
                    "After --: one word is a shell command line as given ('make && make test'); "
                    "several are one command's arguments, kept as they are")
-      ->required();
+      ->required(false);
 
   bool ps_all = false;
   CLI::App* ps_cmd = app.add_subcommand("ps", "List processes (running ones; --all: also done)");
@@ -155,8 +156,28 @@ int main(int argc, char** argv) {
   mcp_cmd->add_option("--workdir", mcp_workdir,
                       "With --embedded: the default working directory of commands");
 
+  // The words after `run ... --` are the command's, exactly: CLI11 would read a word in
+  // brackets as a list (`printf '[%s]'` would lose them), so it never sees them.
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "run") {
+      for (int j = i + 1; j < argc; ++j) {
+        if (std::string_view(argv[j]) != "--") continue;
+        parsed_argc = j;
+        after_dashes.assign(argv + j + 1, argv + argc);
+        break;
+      }
+      break;
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(parsed_argc, argv);
+    run.command = run_words;
+    run.command.insert(run.command.end(), after_dashes.begin(), after_dashes.end());
+    if (app.got_subcommand(run_cmd) && run.command.empty()) {
+      std::fprintf(stderr, "corral: run needs a command: corral run [OPTIONS] -- COMMAND...\n");
+      return cli::kUsageExit;
+    }
   } catch (const CLI::ParseError& e) {
     // CLI11's own codes (105, 106...) could pass for a command's: bad usage is 2, as for
     // most tools.
