@@ -44,8 +44,9 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   std::string_view rest = path.substr(kPrefix.size() + 1);
   if (rest == "start") return only(post, Kind::kStart, "POST");
   if (rest == "list") {
-    only(get, Kind::kList, "GET");
-    if (auto it = url->params().find("limit"); get && it != url->params().end()) {
+    if (!get) return only(false, Kind::kList, "GET");
+    route.kind = Kind::kList;
+    if (auto it = url->params().find("limit"); it != url->params().end()) {
       long long n = 0;
       if (!ParseCount((*it).value, n) || n == 0) {
         route.kind = Kind::kBadQuery;

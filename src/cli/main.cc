@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
   int ps_limit = 0;
   ps_cmd
       ->add_option("--limit", ps_limit,
-                   "Ask the server for up to N processes (default 10, at most 1024)")
-      ->check(CLI::Range(1, 1024))
+                   "Ask the server for up to N processes (default 10; it lists at most 1024)")
+      ->check(CLI::PositiveNumber)
       ->type_name("N");
 
   std::string id;

@@ -1,6 +1,7 @@
 #include "mcp/tools.h"
 
 #include <boost/json.hpp>
+#include <limits>
 
 namespace corral::mcp {
 namespace json = boost::json;
@@ -72,8 +73,8 @@ const json::array& Definitions() {
                  {"inputSchema", json::parse(R"({
                     "type": "object",
                     "properties": {
-                      "limit": {"type": "integer", "minimum": 1, "maximum": 1024,
-                                "description": "How many to list (default 10)."}
+                      "limit": {"type": "integer", "minimum": 1,
+                                "description": "How many to list (default 10; the server lists at most 1024)."}
                     }
                   })")},
                  {"outputSchema", json::parse(R"({
@@ -263,7 +264,10 @@ std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
       call.wait = Milliseconds(args, "wait_ms");
     } else if (tool == "list_processes") {
       call.tool = Tool::kListProcesses;
-      if (auto limit = Integer(args, "limit", 1, 1024)) call.limit = static_cast<int>(*limit);
+      // The server caps it.
+      if (auto limit = Integer(args, "limit", 1, std::numeric_limits<int>::max())) {
+        call.limit = static_cast<int>(*limit);
+      }
     } else if (tool == "signal_process") {
       call.tool = Tool::kSignalProcess;
       call.id = String(args, "id", true);
