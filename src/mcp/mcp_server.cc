@@ -204,8 +204,11 @@ void McpServer::Run(std::istream& in, std::ostream& out) const {
     c.thread =
         std::jthread([this, &c, &send, call = std::move(*message.call)](std::stop_token stop) {
           WaitProgress progress;
+          std::chrono::milliseconds reported{0};
           if (call.progress_token) {
             progress = [&](std::chrono::milliseconds waited) {
+              if (waited <= reported) return;  // MCP: progress must grow with each notification
+              reported = waited;
               send(Progress(*call.progress_token, waited, *call.call.wait));
             };
           }

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
+#include <ext/stdio_filebuf.h>
 #include <set>
 #include <sstream>
 
@@ -200,6 +203,96 @@ TEST(Run, AnswersEveryRequestAndEndsAtEndOfInput) {
   std::string line;
   while (std::getline(lines, line)) ids.insert(json::serialize(json::parse(line).at("id")));
   EXPECT_EQ(ids, (std::set<std::string>{"1", "2", "null"}));
+}
+
+}  // namespace
+}  // namespace corral::mcp
+
+namespace corral::mcp {
+namespace {
+
+// A corral server whose waits never end: only a stop ends a tool's wait.
+std::optional<std::pair<int, std::string>> NeverDone(std::string_view target) {
+  if (target == "/api/v0/processes/start") {
+    return std::pair<int, std::string>(200, R"({"id":"p1","started":true})");
+  }
+  if (target.find("wait=true") != std::string_view::npos) return std::nullopt;
+  return std::pair<int, std::string>(200, R"({"output":"so far","running":true,"command":"x"})");
+}
+
+std::vector<json::value> Lines(const std::string& text) {
+  std::vector<json::value> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(json::parse(line));
+  return lines;
+}
+
+TEST(Run, EndOfInputEndsWaitsAndAnswersWithTheStateSoFar) {
+  testing::ScriptedServer corral(NeverDone);
+  McpServer server(corral.destination(), {.deadlines = {.answer = 600s, .wait_slice = 600s}});
+  std::istringstream in(Call("run_command", R"({"command":"x","timeout_ms":40000})", 3) + "\n");
+  std::ostringstream out;
+  server.Run(in, out);
+  auto lines = Lines(out.str());
+  ASSERT_EQ(lines.size(), 1u) << out.str();
+  EXPECT_EQ(lines[0].at("id"), 3);
+  EXPECT_EQ(lines[0].at("result").at("isError"), false) << out.str();
+  EXPECT_EQ(lines[0].at("result").at("structuredContent").at("running"), true);
+  EXPECT_EQ(lines[0].at("result").at("structuredContent").at("output"), "so far");
+}
+
+TEST(Run, ACancelledCallIsNeverAnswered) {
+  testing::ScriptedServer corral(NeverDone);
+  McpServer server(corral.destination(), {.deadlines = {.answer = 600s, .wait_slice = 600s}});
+  std::istringstream in(
+      Call("run_command", R"({"command":"x","timeout_ms":40000})", 7) + "\n" +
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}})" + "\n" +
+      R"({"jsonrpc":"2.0","id":8,"method":"ping"})" + "\n");
+  std::ostringstream out;
+  server.Run(in, out);
+  auto lines = Lines(out.str());
+  ASSERT_EQ(lines.size(), 1u) << out.str();
+  EXPECT_EQ(lines[0].at("id"), 8);
+}
+
+TEST(Run, ProgressIsNotifiedWhenAskedFor) {
+  testing::ScriptedServer corral([](std::string_view target) {
+    if (target == "/api/v0/processes/start") {
+      return std::pair<int, std::string>(200, R"({"id":"p1","started":true})");
+    }
+    return std::pair<int, std::string>(200, R"({"output":"","running":true,"command":"x"})");
+  });
+  McpServer server(corral.destination(), {.deadlines = {.answer = 5s, .wait_slice = 50ms}});
+  // Input that stays open until the wait is over: end of input would end it at once.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const std::string line =
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_command",)"
+      R"("arguments":{"command":"x","timeout_ms":300},"_meta":{"progressToken":"tok"}}})"
+      "\n";
+  ASSERT_EQ(::write(pipe_fds[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  std::thread closer([&] {
+    std::this_thread::sleep_for(1s);
+    ::close(pipe_fds[1]);
+  });
+  __gnu_cxx::stdio_filebuf<char> buffer(pipe_fds[0], std::ios::in);
+  std::istream in(&buffer);
+  std::ostringstream out;
+  server.Run(in, out);
+  closer.join();
+  auto lines = Lines(out.str());
+  ASSERT_GE(lines.size(), 3u) << out.str();
+  double last = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].at("method"), "notifications/progress");
+    EXPECT_EQ(lines[i].at("params").at("progressToken"), "tok");
+    EXPECT_EQ(lines[i].at("params").at("total"), 300);
+    const double progress = lines[i].at("params").at("progress").to_number<double>();
+    EXPECT_GT(progress, last) << "progress only grows";
+    last = progress;
+  }
+  EXPECT_EQ(lines.back().at("id"), 1);
 }
 
 }  // namespace
