@@ -57,7 +57,7 @@ std::int64_t RealtimeNs() {
 std::unique_ptr<HttpClient> Connect(const std::string& server) {
   auto endpoint = corral::client::ParseEndpoint(server);
   if (!endpoint.ok()) Die(endpoint.status().message());
-  return std::make_unique<HttpClient>(*endpoint, "", "");
+  return std::make_unique<HttpClient>(corral::client::Destination{*endpoint, "", ""});
 }
 
 std::string StartOrDie(CorralClient& api, const std::string& command) {
@@ -143,7 +143,7 @@ int OpenWaiter(const std::string& host, int port, const std::string& id) {
 
 std::int64_t Health(CorralClient& api, HttpClient& http, const char* field) {
   (void)api;
-  auto r = http.Send("GET", "/api/v0/health");
+  auto r = http.Send("GET", "/api/v0/health", {}, std::chrono::seconds(10));
   if (!r.ok()) Die("health: " + r.status().message());
   return json::parse(r->body).at(field).as_int64();
 }
@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
       const std::int64_t sent = RealtimeNs();
       // The sleep lets the wait below attach before the command exits.
       const std::string id = StartOrDie(api, "sleep 0.02; exec " + helper + " now");
-      auto out = api.Output(id, true);
+      auto out = api.WaitOutput(id, std::nullopt);
       const std::int64_t answered = RealtimeNs();
       if (!out.ok() || out->at("running").as_bool()) Die("latency wait failed");
       const std::int64_t child = std::stoll(std::string(out->at("output").as_string()));

@@ -20,6 +20,12 @@ bool Truthy(std::string_view v) {
   return true;
 }
 
+// A whole non-negative number, all of `v`.
+bool ParseCount(std::string_view v, long long& n) {
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc{} && end == v.data() + v.size() && n >= 0;
+}
+
 }  // namespace
 
 Route ParseRoute(std::string_view method, std::string_view target) {
@@ -47,7 +53,21 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   }
   std::string_view rest = path.substr(kPrefix.size() + 1);
   if (rest == "start") return only(post, Kind::kStart, "POST");
-  if (rest == "list") return only(get, Kind::kList, "GET");
+  if (rest == "list") {
+    if (!get) return only(false, Kind::kList, "GET");
+    route.kind = Kind::kList;
+    if (auto it = url->params().find("limit"); it != url->params().end()) {
+      long long n = 0;
+      if (!ParseCount((*it).value, n) || n == 0) {
+        route.kind = Kind::kBadQuery;
+        route.bad_query = "limit";
+        route.error = "limit must be a whole number >= 1";
+        return route;
+      }
+      route.limit = std::min(kMaxListLimit, static_cast<std::size_t>(n));
+    }
+    return route;
+  }
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0) return route;
   route.id = std::string(rest.substr(0, slash));
@@ -65,9 +85,9 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
     const std::string v = (*it).value;
     long long ms = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-    if (ec != std::errc{} || end != v.data() + v.size() || ms < 0) {
+    if (!ParseCount(v, ms)) {
       route.kind = Kind::kBadQuery;
+      route.bad_query = "timeout_ms";
       route.error = "timeout_ms must be a whole number of milliseconds, >= 0";
       return route;
     }

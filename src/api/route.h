@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,10 @@ namespace corral::api {
 
 // The longest a `?wait=true` holds a request: a client wanting more asks again.
 inline constexpr std::chrono::minutes kMaxWait{5};
+// How many processes `list` shows: Coder's agent shows 10; `?limit=N` (a Corral extension) asks
+// for up to kMaxListLimit, as many as the server remembers done processes by default.
+inline constexpr std::size_t kDefaultListLimit = 10;
+inline constexpr std::size_t kMaxListLimit = 1024;
 
 // What a request asks for, from its method and target alone.
 struct Route {
@@ -20,12 +25,14 @@ struct Route {
     kNotFound,          // no such route
     kMethodNotAllowed,  // a route, but not with this method; `allow` says which
     kBadTarget,         // the target is not a valid origin-form URL
-    kBadQuery,          // a query parameter has a bad value; `error` says which
+    kBadQuery,          // a query parameter has a bad value: `bad_query` names it, `error` says why
   };
   Kind kind = Kind::kNotFound;
   std::string id;                                // kOutput, kSignal: the path's id, percent-decoded
   bool wait = false;                             // kOutput: ?wait=true
   std::chrono::milliseconds timeout = kMaxWait;  // kOutput: ?timeout_ms, capped at kMaxWait
+  std::size_t limit = kDefaultListLimit;         // kList: ?limit, capped at kMaxListLimit
+  std::string_view bad_query;                    // kBadQuery: "timeout_ms" or "limit"
   std::string allow;                             // kMethodNotAllowed
   std::string path;                              // the decoded path, for messages
   std::string error;                             // kBadTarget, kBadQuery

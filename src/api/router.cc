@@ -68,7 +68,7 @@ asio::awaitable<Response> Router::Handle(const Request& request, ClientGone clie
     case Kind::kStart:
       co_return Start(request, chat);
     case Kind::kList:
-      co_return List(chat);
+      co_return List(chat, route.limit);
     case Kind::kOutput:
       co_return co_await Output(route.id, chat, route.wait, route.timeout, std::move(client_gone));
     case Kind::kSignal:
@@ -80,7 +80,7 @@ asio::awaitable<Response> Router::Handle(const Request& request, ClientGone clie
     case Kind::kBadTarget:
       co_return Error(400, "Malformed request target.", route.error);
     case Kind::kBadQuery:
-      co_return Error(400, "Invalid timeout_ms.", route.error);
+      co_return Error(400, "Invalid " + std::string(route.bad_query) + ".", route.error);
     case Kind::kNotFound:
       break;
   }
@@ -98,15 +98,15 @@ Response Router::Start(const Request& request, const std::string& chat) {
   return Json(200, EncodeStarted(**started));
 }
 
-Response Router::List(const std::string& chat) {
-  // At most this many, as Coder's agent does: the running ones and the newest done ones.
-  constexpr std::size_t kMaxListed = 10;
-  const std::string key = "list " + chat;
+Response Router::List(const std::string& chat, std::size_t limit) {
+  // The running ones and the newest done ones, at most `limit`; cached per chat and limit for
+  // one table generation.
+  const std::string key = "list " + std::to_string(limit) + " " + chat;
   Response r;
   r.shared_body = cache_.Get(key, table_.generation());
   if (!r.shared_body) {
     auto processes = table_.List(chat);
-    if (processes.size() > kMaxListed) processes.resize(kMaxListed);
+    if (processes.size() > limit) processes.resize(limit);
     r.shared_body = std::make_shared<const std::string>(EncodeList(processes));
     cache_.Put(key, table_.generation(), r.shared_body);
   }

@@ -55,7 +55,7 @@ class Router {
 
  private:
   Response Start(const Request& request, const std::string& chat);
-  Response List(const std::string& chat);
+  Response List(const std::string& chat, std::size_t limit);
   boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat, bool wait,
                                           std::chrono::milliseconds timeout,
                                           ClientGone client_gone);

@@ -7,22 +7,34 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "api/chat_id.h"
 #include "base/paths.h"
 #include "base/text_file.h"
 #include "cli/embedded.h"
+#include "cli/interrupts.h"
+#include "cli/shell_quote.h"
 #include "mcp/mcp_server.h"
 
 namespace corral::cli {
 namespace json = boost::json;
 namespace {
 
+// Prints why corral itself failed; returns its exit status: kUsageExit for a bad argument,
+// kCorralFailedExit for anything else (no server, a server error, no answer in time).
 int Fail(const base::Status& status) {
   std::fprintf(stderr, "corral: %s\n", status.message().c_str());
-  return 1;
+  return status.code() == base::Code::kInvalidArgument ? kUsageExit : kCorralFailedExit;
+}
+
+// A failure that the server reported about the request: never a usage error of `corral`.
+int ServerFailed(const base::Status& status) {
+  std::fprintf(stderr, "corral: %s\n", status.message().c_str());
+  return kCorralFailedExit;
 }
 
 std::string ReadToken(const ClientOptions& c) {
@@ -37,23 +49,30 @@ std::string ReadToken(const ClientOptions& c) {
   return base::ReadTrimmedFile(*path).value_or("");  // none: no token
 }
 
-// Connects the way every subcommand does; on failure prints why and returns null.
-std::unique_ptr<client::HttpClient> Connect(const ClientOptions& c) {
+// The server, token and chat every subcommand uses; kInvalidArgument for a bad address or a
+// chat id that is not a UUID (which the server would silently take as "no chat"), and the
+// runtime dir's refusal when the default socket's directory cannot be trusted.
+base::Result<client::Destination> DestinationFor(const ClientOptions& c) {
   std::string server = c.server;
   if (server.empty()) {
     auto socket = base::DefaultSocketPath();
-    if (!socket.ok()) {
-      Fail(socket.status());
-      return nullptr;
-    }
+    if (!socket.ok()) return socket.status();
     server = "unix:" + *socket;
   }
   auto endpoint = client::ParseEndpoint(server);
-  if (!endpoint.ok()) {
-    Fail(endpoint.status());
-    return nullptr;
+  if (!endpoint.ok()) return endpoint.status();
+  std::string chat;
+  if (!c.chat_id.empty()) {
+    chat = api::ParseChatId(c.chat_id);
+    if (chat.empty()) {
+      return base::Status(base::Code::kInvalidArgument,
+                          "chat id \"" + c.chat_id +
+                              "\" (--chat-id or CORRAL_CHAT_ID) is not a chat's UUID, such as "
+                              "6f1c2a8e-1d2b-4c3d-9e4f-5a6b7c8d9e0f (the nil UUID means no chat: "
+                              "leave it out instead)");
+    }
   }
-  return std::make_unique<client::HttpClient>(*endpoint, ReadToken(c), c.chat_id);
+  return client::Destination{*endpoint, ReadToken(c), chat};
 }
 
 void PrintJson(const json::object& o) { std::printf("%s\n", json::serialize(o).c_str()); }
@@ -111,28 +130,88 @@ std::string Shorten(std::string s, std::size_t width) {
   return s;
 }
 
+// Waits for a foreground command; Ctrl-C ends it (terminate, then kill) or, with
+// --detach-on-interrupt, leaves it running. Returns the exit status of `corral run`.
+int WaitInForeground(client::CorralClient& api, const ClientOptions& c, const RunOptions& run,
+                     const std::string& id, Interrupts& interrupts) {
+  const auto deadline =
+      run.timeout ? std::optional(std::chrono::steady_clock::now() + *run.timeout) : std::nullopt;
+  int interrupted = 0;
+  for (;;) {
+    const std::stop_token interrupt = interrupts.Next();
+    auto out = api.WaitOutput(id, deadline, interrupt);
+    if (!out.ok() && interrupt.stop_requested()) {
+      ++interrupted;
+      if (run.detach_on_interrupt) {
+        std::fprintf(stderr,
+                     "corral: interrupted; process %s keeps running: follow it with `corral "
+                     "output --wait %s`, stop it with `corral signal %s terminate`\n",
+                     id.c_str(), id.c_str(), id.c_str());
+        std::printf("%s\n", id.c_str());
+        return kInterruptedExit;
+      }
+      const char* signal = interrupted == 1 ? "terminate" : "kill";
+      auto sent = api.Signal(id, signal);
+      if (sent.ok()) {
+        std::fprintf(stderr, "corral: interrupted; sent %s to process %s%s\n", signal, id.c_str(),
+                     interrupted == 1 ? " (Ctrl-C again to kill it)" : "");
+      } else if (sent.status().code() != base::Code::kFailedPrecondition) {
+        return ServerFailed(sent.status());  // 409: it ended by itself meanwhile
+      }
+      continue;
+    }
+    if (!out.ok()) return ServerFailed(out.status());
+    if (c.json) {
+      PrintJson(*out);
+    } else {
+      PrintOutputText(*out);
+    }
+    if (out->at("running").as_bool()) {
+      std::fprintf(stderr,
+                   "corral: process %s is still running (it was not stopped); follow it with "
+                   "`corral output --wait %s`, stop it with `corral signal %s kill`\n",
+                   id.c_str(), id.c_str(), id.c_str());
+      return kStillRunningExit;
+    }
+    return interrupted ? kInterruptedExit : client::ShellExitStatus(*out);
+  }
+}
+
 }  // namespace
 
 int Run(const ClientOptions& c, const RunOptions& run) {
-  auto http = Connect(c);
-  if (!http) return 1;
-  client::CorralClient api(*http);
+  // First, before any thread exists (the TCP resolver starts one), so that Ctrl-C reaches only
+  // the watcher.
+  std::optional<Interrupts> interrupts;
+  if (!run.background) interrupts.emplace();
   client::StartArgs args;
-  for (const auto& word : run.command) args.command += (args.command.empty() ? "" : " ") + word;
+  args.command = CommandLine(run.command);
   args.workdir = run.workdir;
   args.background = run.background;
   for (const auto& kv : run.env) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
       std::fprintf(stderr, "corral: --env takes KEY=VALUE, not \"%s\"\n", kv.c_str());
-      return 2;
+      return kUsageExit;
     }
     args.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  const auto deadline =
-      run.timeout ? std::optional(std::chrono::steady_clock::now() + *run.timeout) : std::nullopt;
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  if (args.workdir.empty() && destination->endpoint.is_unix) {
+    // A local server runs the command where the caller is, as a shell would.
+    std::error_code ec;
+    args.workdir = std::filesystem::current_path(ec).string();
+    if (ec) {
+      return Fail(base::Status(
+          base::Code::kInternal,
+          "the current directory is unusable (" + ec.message() + "): give one with --workdir"));
+    }
+  }
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
   auto started = api.Start(args);
-  if (!started.ok()) return Fail(started.status());
+  if (!started.ok()) return ServerFailed(started.status());
   const std::string id(started->at("id").as_string());
   if (run.background) {
     if (c.json) {
@@ -142,29 +221,16 @@ int Run(const ClientOptions& c, const RunOptions& run) {
     }
     return 0;
   }
-  auto out = api.WaitOutput(id, deadline);
-  if (!out.ok()) return Fail(out.status());
-  if (c.json) {
-    PrintJson(*out);
-  } else {
-    PrintOutputText(*out);
-  }
-  if (out->at("running").as_bool()) {
-    std::fprintf(stderr,
-                 "corral: process %s is still running (it was not stopped); follow it with "
-                 "`corral output --wait %s`, stop it with `corral signal %s kill`\n",
-                 id.c_str(), id.c_str(), id.c_str());
-    return kStillRunningExit;
-  }
-  return client::ShellExitStatus(*out);
+  return WaitInForeground(api, c, run, id, *interrupts);
 }
 
-int Ps(const ClientOptions& c, bool all) {
-  auto http = Connect(c);
-  if (!http) return 1;
-  client::CorralClient api(*http);
-  auto list = api.List();
-  if (!list.ok()) return Fail(list.status());
+int Ps(const ClientOptions& c, bool all, std::optional<int> limit) {
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  auto list = api.List(limit);
+  if (!list.ok()) return ServerFailed(list.status());
   if (c.json) {
     PrintJson(*list);
     return 0;
@@ -196,11 +262,12 @@ int Ps(const ClientOptions& c, bool all) {
 }
 
 int Output(const ClientOptions& c, const std::string& id, bool wait) {
-  auto http = Connect(c);
-  if (!http) return 1;
-  client::CorralClient api(*http);
-  auto out = wait ? api.WaitOutput(id, std::nullopt) : api.Output(id, false);
-  if (!out.ok()) return Fail(out.status());
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  auto out = wait ? api.WaitOutput(id, std::nullopt) : api.Output(id);
+  if (!out.ok()) return ServerFailed(out.status());
   if (c.json) {
     PrintJson(*out);
   } else {
@@ -208,15 +275,16 @@ int Output(const ClientOptions& c, const std::string& id, bool wait) {
     if (out->at("running").as_bool())
       std::fprintf(stderr, "corral: %s is still running\n", id.c_str());
   }
-  return 0;
+  return wait ? client::ShellExitStatus(*out) : 0;
 }
 
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal) {
-  auto http = Connect(c);
-  if (!http) return 1;
-  client::CorralClient api(*http);
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
   auto sent = api.Signal(id, signal);
-  if (!sent.ok()) return Fail(sent.status());
+  if (!sent.ok()) return ServerFailed(sent.status());
   if (c.json) {
     PrintJson(*sent);
   } else {
@@ -226,20 +294,24 @@ int Signal(const ClientOptions& c, const std::string& id, const std::string& sig
 }
 
 int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir) {
+  // Checked before anything starts; an embedded server has its own socket, so the default
+  // one (and its directory's trust) does not matter then.
+  ClientOptions checked_options = c;
+  if (embedded) checked_options.server = "unix:/";
+  if (auto checked = DestinationFor(checked_options); !checked.ok()) return Fail(checked.status());
   std::unique_ptr<EmbeddedServer> own;
   ClientOptions options = c;
   if (embedded) {
     server::ServeOptions serve;
     serve.workdir = workdir;
     auto started = EmbeddedServer::Start(serve);
-    if (!started.ok()) return Fail(started.status());
+    if (!started.ok()) return ServerFailed(started.status());
     own = std::move(*started);
     options.server = own->endpoint().ToString();
   }
-  auto http = Connect(options);
-  if (!http) return 1;
-  client::CorralClient api(*http);
-  mcp::McpServer server(api);
+  auto destination = DestinationFor(options);
+  if (!destination.ok()) return Fail(destination.status());
+  mcp::McpServer server(*destination);
   std::ios::sync_with_stdio(false);
   server.Run(std::cin, std::cout);
   return 0;  // `own` shuts the embedded server down (and ends its processes) on the way out

@@ -14,27 +14,32 @@ namespace corral::cli {
 struct ClientOptions {
   std::string server;      // --server / $CORRAL_SERVER; empty: the default socket
   std::string token_file;  // --token-file; else $CORRAL_TOKEN; else the default token file
-  std::string chat_id;     // --chat-id / $CORRAL_CHAT_ID
+  std::string chat_id;     // --chat-id / $CORRAL_CHAT_ID; must be a UUID when not empty
   bool json = false;       // print the server's JSON answers as they are
 };
 
 struct RunOptions {
-  std::vector<std::string> command;  // joined with spaces into one shell command line
-  std::string workdir;
-  std::vector<std::string> env;  // KEY=VALUE
+  std::vector<std::string> command;  // one word: a command line; several: quoted words
+  std::string workdir;               // empty: the caller's cwd on a local server, else its default
+  std::vector<std::string> env;      // KEY=VALUE
   bool background = false;
+  bool detach_on_interrupt = false;  // Ctrl-C leaves the command running instead of ending it
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+// The exit statuses of `corral` that are not a command's own. Each subcommand returns one of
+// these or, for `run` and `output --wait`, the command's exit status (128+n for signal n).
+inline constexpr int kUsageExit = 2;           // bad arguments
+inline constexpr int kStillRunningExit = 124;  // run --timeout ran out, the command still runs
+inline constexpr int kCorralFailedExit = 125;  // no server, a server error, no answer in time
+inline constexpr int kInterruptedExit = 130;   // Ctrl-C during a foreground run
+
 // Each returns the process exit code for `corral`. Errors are printed to stderr.
 int Run(const ClientOptions& c, const RunOptions& run);
-int Ps(const ClientOptions& c, bool all);
+int Ps(const ClientOptions& c, bool all, std::optional<int> limit);
 int Output(const ClientOptions& c, const std::string& id, bool wait);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
 // `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one.
 int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir);
-
-// The exit status of `corral run` when --timeout ran out with the command still running.
-inline constexpr int kStillRunningExit = 124;
 
 }  // namespace corral::cli

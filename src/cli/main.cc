@@ -122,30 +122,48 @@ int main(int argc, char** argv) {
   AddClientOptions(app, client);
 
   cli::RunOptions run;
+  std::vector<std::string> run_words, after_dashes;
   std::int64_t run_timeout_ms = -1;
   CLI::App* run_cmd = app.add_subcommand(
       "run",
       "Run a command; in the foreground, wait for it and exit with its exit code "
-      "(128+n if killed by signal n, 124 if --timeout ran out first)");
-  run_cmd->add_option("--workdir", run.workdir, "Working directory");
+      "(128+n if killed by signal n, 124 if --timeout ran out first, 130 after Ctrl-C, 125 if "
+      "corral itself failed, 2 for bad usage)");
+  run_cmd->add_option("--workdir", run.workdir,
+                      "Working directory (default: the current one when the server is local, "
+                      "else the server's default)");
   run_cmd->add_option("--env", run.env, "Extra environment variable; repeatable")
       ->type_name("KEY=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_flag("--background", run.background, "Print the process id and return at once");
+  run_cmd->add_flag("--detach-on-interrupt", run.detach_on_interrupt,
+                    "On Ctrl-C, stop waiting and print the process id, leaving it running "
+                    "(default: Ctrl-C terminates it, a second Ctrl-C kills it)");
   AddDuration(run_cmd, "--timeout", run_timeout_ms,
               "Stop waiting after this long (the command keeps running)", "none");
-  run_cmd->add_option("command", run.command, "The command line (put it after --)")->required();
+  run_cmd
+      ->add_option("command", run_words,
+                   "After --: one word is a shell command line as given ('make && make test'); "
+                   "several are one command's arguments, kept as they are")
+      ->required(false);
 
   bool ps_all = false;
   CLI::App* ps_cmd = app.add_subcommand("ps", "List processes (running ones; --all: also done)");
   ps_cmd->add_flag("-a,--all", ps_all, "Also show processes that are done");
+  int ps_limit = 0;
+  ps_cmd
+      ->add_option("--limit", ps_limit,
+                   "Ask the server for up to N processes (default 10; it lists at most 1024)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("N");
 
   std::string id;
   bool wait = false;
   CLI::App* output_cmd = app.add_subcommand("output", "Print a process's output");
   output_cmd->add_option("id", id, "Process id")->required();
-  output_cmd->add_flag("--wait", wait, "Wait until the process is done first");
+  output_cmd->add_flag("--wait", wait,
+                       "Wait until the process is done first, then exit with its exit code");
 
   std::string signal;
   CLI::App* signal_cmd = app.add_subcommand("signal", "Signal a process's whole group");
@@ -163,7 +181,33 @@ int main(int argc, char** argv) {
   mcp_cmd->add_option("--workdir", mcp_workdir,
                       "With --embedded: the default working directory of commands");
 
-  CLI11_PARSE(app, argc, argv);
+  // The words after `run ... --` are the command's, exactly: CLI11 would read a word in
+  // brackets as a list (`printf '[%s]'` would lose them), so it never sees them.
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "run") {
+      for (int j = i + 1; j < argc; ++j) {
+        if (std::string_view(argv[j]) != "--") continue;
+        parsed_argc = j;
+        after_dashes.assign(argv + j + 1, argv + argc);
+        break;
+      }
+      break;
+    }
+  }
+  try {
+    app.parse(parsed_argc, argv);
+    run.command = run_words;
+    run.command.insert(run.command.end(), after_dashes.begin(), after_dashes.end());
+    if (app.got_subcommand(run_cmd) && run.command.empty()) {
+      std::fprintf(stderr, "corral: run needs a command: corral run [OPTIONS] -- COMMAND...\n");
+      return cli::kUsageExit;
+    }
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own codes (105, 106...) could pass for a command's: bad usage is 2, as for
+    // most tools.
+    return app.exit(e) == 0 ? 0 : cli::kUsageExit;
+  }
 
   try {
     if (app.got_subcommand("serve")) {
@@ -177,13 +221,15 @@ int main(int argc, char** argv) {
       if (run_timeout_ms >= 0) run.timeout = std::chrono::milliseconds(run_timeout_ms);
       return cli::Run(client, run);
     }
-    if (app.got_subcommand(ps_cmd)) return cli::Ps(client, ps_all);
+    if (app.got_subcommand(ps_cmd)) {
+      return cli::Ps(client, ps_all, ps_limit > 0 ? std::optional(ps_limit) : std::nullopt);
+    }
     if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait);
     if (app.got_subcommand(signal_cmd)) return cli::Signal(client, id, signal);
     if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir);
   } catch (const std::exception& e) {
     base::LogError(e.what());
-    return 1;
+    return app.got_subcommand("serve") ? 1 : cli::kCorralFailedExit;
   }
   return 0;
 }

@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 
 namespace corral::client {
 namespace json = boost::json;
@@ -13,8 +15,6 @@ using base::Status;
 namespace {
 
 constexpr std::string_view kBase = "/api/v0/processes/";
-// The server's cap on one wait.
-constexpr std::chrono::minutes kMaxWait{5};
 
 // Percent-encodes everything but RFC 3986's unreserved characters, for a path segment.
 std::string EncodeSegment(std::string_view s) {
@@ -50,8 +50,10 @@ Code CodeFor(int http_status) {
 }  // namespace
 
 base::Result<json::object> CorralClient::Call(std::string_view method, const std::string& target,
-                                              std::string_view body) {
-  auto response = http_.Send(method, target, body);
+                                              std::string_view body,
+                                              std::chrono::milliseconds waits,
+                                              std::stop_token stop) {
+  auto response = http_.Send(method, target, body, waits + deadlines_.answer, std::move(stop));
   if (!response.ok()) return response.status();
   boost::system::error_code ec;
   json::value v = json::parse(response->body, ec);
@@ -85,17 +87,14 @@ base::Result<json::object> CorralClient::Start(const StartArgs& args) {
   return Call("POST", std::string(kBase) + "start", json::serialize(body));
 }
 
-base::Result<json::object> CorralClient::List() { return Call("GET", std::string(kBase) + "list"); }
-
-base::Result<json::object> CorralClient::Output(const std::string& id, bool wait,
-                                                std::optional<std::chrono::milliseconds> timeout) {
-  std::string target = std::string(kBase) + EncodeSegment(id) + "/output";
-  if (wait) {
-    target += "?wait=true";
-    if (timeout)
-      target += "&timeout_ms=" + std::to_string(std::max<long long>(0, timeout->count()));
-  }
+base::Result<json::object> CorralClient::List(std::optional<int> limit) {
+  std::string target = std::string(kBase) + "list";
+  if (limit) target += "?limit=" + std::to_string(*limit);
   return Call("GET", target);
+}
+
+base::Result<json::object> CorralClient::Output(const std::string& id) {
+  return Call("GET", std::string(kBase) + EncodeSegment(id) + "/output");
 }
 
 base::Result<json::object> CorralClient::Signal(const std::string& id, const std::string& signal) {
@@ -105,20 +104,24 @@ base::Result<json::object> CorralClient::Signal(const std::string& id, const std
 }
 
 base::Result<json::object> CorralClient::WaitOutput(
-    const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline) {
+    const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
+    std::stop_token stop, const std::function<void(const json::object&)>& after_slice) {
+  using std::chrono::milliseconds;
+  const std::string target = std::string(kBase) + EncodeSegment(id) + "/output?wait=true";
   for (;;) {
-    std::optional<std::chrono::milliseconds> timeout;
+    milliseconds slice = deadlines_.wait_slice;
     if (deadline) {
-      timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *deadline - std::chrono::steady_clock::now());
-      if (timeout->count() < 0) timeout = std::chrono::milliseconds(0);
-      if (*timeout > kMaxWait) timeout = kMaxWait;
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
+      slice = std::clamp(left, milliseconds(0), slice);
     }
-    auto out = Output(id, true, timeout);
+    auto out =
+        Call("GET", target + "&timeout_ms=" + std::to_string(slice.count()), {}, slice, stop);
     if (!out.ok()) return out;
     const json::value* running = out->if_contains("running");
     if (!running || !running->is_bool() || !running->as_bool()) return out;
     if (deadline && std::chrono::steady_clock::now() >= *deadline) return out;
+    if (after_slice) after_slice(*out);
   }
 }
 

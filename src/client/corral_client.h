@@ -2,7 +2,9 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,31 +21,47 @@ struct StartArgs {
   bool background = false;
 };
 
+// How long a client gives the server. A server that stops answering (stopped, hung) is noticed
+// within `answer` for a plain request and within `wait_slice + answer` while waiting.
+struct Deadlines {
+  // The most a request that does not wait may take, connecting included.
+  std::chrono::milliseconds answer{10'000};
+  // The longest wait asked of the server in one request; longer waits are re-asked in slices.
+  std::chrono::milliseconds wait_slice{15'000};
+};
+
 // The v0 API as calls. Each returns the server's JSON answer on success. On failure the Status
 // carries the server's message (and detail, in parentheses), with a code after the HTTP status:
 // 400 kInvalidArgument, 404 kNotFound, 409 kFailedPrecondition, 503 kResourceExhausted,
-// other errors kInternal; kUnavailable when no server answers.
+// other errors kInternal; kUnavailable when no server answers in time or a stop was requested.
 class CorralClient {
  public:
-  explicit CorralClient(HttpClient& http) : http_(http) {}
+  explicit CorralClient(HttpClient& http, Deadlines deadlines = {})
+      : http_(http), deadlines_(deadlines) {}
 
   base::Result<boost::json::object> Start(const StartArgs& args);
-  base::Result<boost::json::object> List();
-  // One GET output; with `wait`, the server holds it until done or `timeout` (capped by the
-  // server at 5 minutes).
-  base::Result<boost::json::object> Output(const std::string& id, bool wait,
-                                           std::optional<std::chrono::milliseconds> timeout = {});
+  // `limit`: how many to list (the server's default, 10, when not given).
+  base::Result<boost::json::object> List(std::optional<int> limit = std::nullopt);
+  // One GET output, without waiting.
+  base::Result<boost::json::object> Output(const std::string& id);
   base::Result<boost::json::object> Signal(const std::string& id, const std::string& signal);
 
-  // Waits until the process is done, re-asking as often as the server's cap needs, or until
-  // `deadline` passes; returns the last output answer (still running if the deadline won).
+  // Waits until the process is done or `deadline` passes (none: no limit), asking the server in
+  // slices of at most `Deadlines::wait_slice`; returns the last output answer (still running if
+  // the deadline won). `after_slice` is called with each answer that is still running before the
+  // next slice is asked for. When `stop` is requested, returns kUnavailable at once.
   base::Result<boost::json::object> WaitOutput(
-      const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline);
+      const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
+      std::stop_token stop = {},
+      const std::function<void(const boost::json::object&)>& after_slice = {});
 
  private:
   base::Result<boost::json::object> Call(std::string_view method, const std::string& target,
-                                         std::string_view body = {});
+                                         std::string_view body = {},
+                                         std::chrono::milliseconds waits = {},
+                                         std::stop_token stop = {});
   HttpClient& http_;
+  Deadlines deadlines_;
 };
 
 // What a finished process's answer means as a shell exit status: its exit code, or 128+n for

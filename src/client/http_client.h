@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 
@@ -22,35 +23,43 @@ struct Endpoint {
 // Parses "unix:/path", "/path" (a socket), "http://host:port" or "host:port".
 base::Result<Endpoint> ParseEndpoint(std::string_view text);
 
+// Everything a client needs to reach a server and speak for a chat.
+struct Destination {
+  Endpoint endpoint;
+  std::string token;    // sent as a bearer token on TCP (never on a Unix socket)
+  std::string chat_id;  // sent as Coder-Chat-Id when not empty
+};
+
 struct HttpResponse {
   int status = 0;
   std::string body;
 };
 
-// A small synchronous HTTP/1.1 client for corral's API, over TCP or a Unix socket. Keeps one
-// connection alive between requests. Not thread-safe.
+// A small HTTP/1.1 client for corral's API, over TCP or a Unix socket, with a deadline on every
+// exchange. Keeps one connection alive between requests. Not thread-safe: one thread uses it at
+// a time (a stop may be requested from any thread).
 class HttpClient {
  public:
-  // `token` is sent as a bearer token on TCP (never on a Unix socket); `chat_id`, when not
-  // empty, as Coder-Chat-Id.
-  HttpClient(Endpoint endpoint, std::string token, std::string chat_id);
+  explicit HttpClient(Destination destination);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends one request and reads the answer. Errors: kUnavailable when no server answers at the
-  // endpoint (the message says so and how to start one), kInternal when the exchange fails
+  // Sends one request and reads the answer, all of it (connecting included) within `timeout`.
+  // Errors, all kUnavailable except the last: no server answers at the endpoint (the message
+  // says so and how to start one); the answer did not come within `timeout` (the message says
+  // the server stopped answering); `stop` was requested (the exchange is abandoned at once and
+  // the connection dropped; the caller knows from `stop` why); kInternal: the exchange failed
   // midway.
   base::Result<HttpResponse> Send(std::string_view method, std::string_view target,
-                                  std::string_view body = {});
+                                  std::string_view body, std::chrono::milliseconds timeout,
+                                  std::stop_token stop = {});
 
-  const Endpoint& endpoint() const { return endpoint_; }
+  const Endpoint& endpoint() const { return destination_.endpoint; }
 
  private:
   struct Connection;
-  Endpoint endpoint_;
-  std::string token_;
-  std::string chat_id_;
+  Destination destination_;
   std::unique_ptr<Connection> connection_;
 };
 

@@ -25,7 +25,7 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, RunPrintsTheOutputAndExitsWithTheCommandsCode) {
-  auto r = Corral({"run", "--", "echo", "hello;", "echo", "err", ">&2"});
+  auto r = Corral({"run", "--", "echo hello; echo err >&2"});
   EXPECT_EQ(r.out, "hello\nerr\n");
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(Corral({"run", "--", "exit 42"}).exit_code, 42);
@@ -112,20 +112,20 @@ TEST_F(Cli, SignalSendsAndThenReportsNotRunning) {
   EXPECT_EQ(sent.out, "Signal \"kill\" sent to process \"" + id + "\".\n");
   Corral({"output", "--wait", id});
   auto again = Corral({"signal", id, "terminate"});
-  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.exit_code, 125);
   EXPECT_EQ(again.err, "corral: Process \"" + id + "\" is not running.\n");
   EXPECT_NE(Corral({"signal", id, "hup"}).exit_code, 0) << "only terminate and kill";
 }
 
 TEST_F(Cli, AnUnknownIdShowsTheServersMessage) {
   auto r = Corral({"output", "6f1c2a8e-1d2b-4c3d-9e4f-5a6b7c8d9e0f"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 125);
   EXPECT_EQ(r.err, "corral: Process \"6f1c2a8e-1d2b-4c3d-9e4f-5a6b7c8d9e0f\" not found.\n");
 }
 
 TEST_F(Cli, AServerErrorShowsMessageAndDetail) {
   auto r = Corral({"run", "--workdir", "/no/such/dir", "--", "true"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 125) << "corral's own failure, never mistaken for the command's";
   EXPECT_EQ(r.err,
             "corral: Failed to start process. (workdir \"/no/such/dir\": No such file or "
             "directory)\n");
@@ -143,7 +143,7 @@ TEST_F(Cli, ChatIdsIsolate) {
 TEST(CliWithoutServer, SaysHowToStartOne) {
   const std::string dir = TempDir();
   auto r = RunProgram({kCorral, "ps"}, {{"XDG_RUNTIME_DIR", dir}});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("no corral server is answering at unix:" + dir + "/corral.sock"),
             std::string::npos)
       << r.err;
@@ -161,7 +161,7 @@ TEST(CliWithToken, SendsTheTokenFromTheEnvironmentOrAFile) {
       {.args = {"--listen", "127.0.0.1:0", "--token-file", dir + "/token"}, .tcp_no_auth = false});
   const std::string address = "http://127.0.0.1:" + std::to_string(server.port());
   auto denied = RunProgram({kCorral, "ps", "--server", address}, {{"XDG_RUNTIME_DIR", dir}});
-  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_EQ(denied.exit_code, 125);
   EXPECT_NE(denied.err.find("Unauthorized."), std::string::npos) << denied.err;
   EXPECT_EQ(
       RunProgram({kCorral, "ps", "--server", address, "--token-file", dir + "/token"}).exit_code,

@@ -3,6 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -131,11 +135,77 @@ test('raw stdio: errors for every kind of bad message, then a clean exit on EOF'
   send('[1, 2]');
   send('{"jsonrpc": "1.0", "id": 1, "method": "ping"}');
   send('{"jsonrpc": "2.0", "id": 2, "method": "no/such/method"}');
+  send('{"jsonrpc": "2.0", "id": 5}');
   send('{"jsonrpc": "2.0", "method": "notifications/initialized"}');
   send('{"jsonrpc": "2.0", "id": 3, "method": "ping"}');
   child.stdin.end();
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
   assert.deepEqual(replies.map((r) => [r.id, r.error?.code ?? 'ok']), [
-    [null, -32700], [null, -32600], [1, -32600], [2, -32601], [3, 'ok']]);
+    [null, -32700], [null, -32600], [1, -32600], [2, -32601], [5, -32600], [3, 'ok']]);
+});
+
+test('a ping is answered while run_command waits', async () => {
+  let runDone = false;
+  const running = run({ command: 'sleep 3; echo slept', timeout_ms: 20000 }).then((r) => {
+    runDone = true;
+    return r;
+  });
+  await sleep(300);
+  await client.ping();
+  assert.equal(runDone, false, 'the ping did not wait for the command');
+  const result = await running;
+  assert.equal(result.structuredContent.output, 'slept\n');
+});
+
+test('a cancelled call stops waiting and is never answered', async () => {
+  let raw = '';
+  const tap = (chunk) => { raw += chunk.toString(); };
+  transport._process.stdout.on('data', tap);
+  const abort = new AbortController();
+  const call = client.callTool({ name: 'run_command', arguments: { command: 'sleep 2; echo late', timeout_ms: 20000 } },
+    undefined, { signal: abort.signal });
+  await sleep(300);
+  abort.abort('the user changed their mind');
+  await assert.rejects(call);
+  await sleep(3500);  // the command ends after 2 s: an answer still waiting would be sent then
+  await client.ping();
+  transport._process.stdout.off('data', tap);
+  const answers = raw.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(!answers.some((m) => JSON.stringify(m).includes('late')), `no answer for the cancelled call: ${raw}`);
+});
+
+test('a long wait carries progress notifications when asked for them', async () => {
+  const progress = [];
+  const result = await client.callTool(
+    { name: 'run_command', arguments: { command: 'sleep 17; echo finally', timeout_ms: 60000 } },
+    undefined, { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true, timeout: 50000 });
+  assert.equal(result.structuredContent.output, 'finally\n');
+  assert.ok(progress.length >= 1, 'at least one progress notification');
+  assert.equal(progress[0].total, 60000);
+  assert.ok(progress[0].progress > 0);
+});
+
+test('a stopped server is noticed: the call is a tool error, not a hang', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-mcp-'));
+  const socket = join(dir, 's.sock');
+  const server = spawn(corral, ['serve', '--listen', `unix:${socket}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => server.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); }));
+  const t = new StdioClientTransport({ command: corral, args: ['mcp', '--server', `unix:${socket}`], stderr: 'pipe' });
+  const c = new Client({ name: 'corral-test-stopped', version: '1.0.0' });
+  await c.connect(t);
+  try {
+    const call = c.callTool({ name: 'run_command', arguments: { command: 'sleep 100', timeout_ms: 45000 } });
+    await sleep(1000);
+    server.kill('SIGSTOP');
+    const result = await call;  // the SDK itself would give up after 60 s
+    assert.equal(result.isError, true);
+    assert.match(result.content[0].text, /stopped answering/);
+  } finally {
+    server.kill('SIGCONT');
+    server.kill('SIGTERM');
+    await c.close();
+    await once(server, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

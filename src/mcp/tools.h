@@ -1,0 +1,56 @@
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <variant>
+
+#include "client/corral_client.h"
+
+namespace corral::mcp {
+
+// How long run_command waits when not told, and the most any tool waits.
+inline constexpr std::chrono::milliseconds kDefaultWait{10'000};
+inline constexpr std::chrono::milliseconds kMaxWait{10 * 60 * 1000};
+// The most a tool waits for a client that did not ask for progress notifications: the official
+// SDKs give up on a request after 60 s by default, and a late answer is lost.
+inline constexpr std::chrono::milliseconds kMaxWaitWithoutProgress{50'000};
+
+// The tool definitions for tools/list: names, descriptions written for a model, schemas.
+const boost::json::array& ToolDefinitions();
+
+// A tools/call whose arguments were checked.
+struct ToolCall {
+  enum class Tool { kRunCommand, kProcessOutput, kListProcesses, kSignalProcess };
+  Tool tool = Tool::kListProcesses;
+  client::StartArgs start;  // kRunCommand
+  std::string id;           // kProcessOutput, kSignalProcess
+  // kRunCommand: how long to wait (always set); kProcessOutput: wait_ms, if given.
+  std::optional<std::chrono::milliseconds> wait;
+  std::string signal;        // kSignalProcess: "terminate" or "kill"
+  std::optional<int> limit;  // kListProcesses
+};
+
+// Why a tools/call cannot run, as a JSON-RPC invalid-params error says it.
+struct InvalidCall {
+  std::string message;  // "Unknown tool: X" or "Invalid params"
+  std::string data;     // what is wrong, for "Invalid params"
+};
+
+// Checks the params of a tools/call ({"name", "arguments"}) against the tool's input schema.
+std::variant<ToolCall, InvalidCall> ParseToolCall(const boost::json::object& params);
+
+// Called while a tool waits, after each slice of the wait, with the time waited so far.
+using WaitProgress = std::function<void(std::chrono::milliseconds waited)>;
+
+// Runs a checked call through `api`; returns its CallToolResult (a failure of the server or of
+// the command is a result with isError, never an exception). When `stop` is requested, a wait
+// ends at once and the result gives the process's state at that moment.
+boost::json::object RunTool(const ToolCall& call, client::CorralClient& api,
+                            std::stop_token stop = {}, const WaitProgress& progress = {});
+
+}  // namespace corral::mcp
