@@ -29,7 +29,12 @@ struct Durations {
   std::int64_t drain_ms = 5000, shutdown_ms = 3000, request_ms = 30000, retention_ms = 300000;
 };
 
-void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
+struct Logging {
+  base::LogFormat format = base::LogFormat::kText;
+  base::LogLevel level = base::LogLevel::kInfo;
+};
+
+void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) {
   CLI::App* serve = app.add_subcommand("serve", "Run the process server.");
   serve
       ->add_option("--listen", o.listen,
@@ -66,6 +71,22 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
   serve->add_option("--max-connections", o.max_connections, "Most client connections at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  serve
+      ->add_option("--log-format", l.format,
+                   "Log lines on stderr: text, or json (one object per line)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, base::LogFormat>{
+          {"text", base::LogFormat::kText}, {"json", base::LogFormat::kJson}}))
+      ->default_str("text");
+  serve
+      ->add_option("--log-level", l.level, "Least severe lines logged: debug, info, warning, error")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, base::LogLevel>{{"debug", base::LogLevel::kDebug},
+                                                {"info", base::LogLevel::kInfo},
+                                                {"warning", base::LogLevel::kWarning},
+                                                {"error", base::LogLevel::kError}}))
+      ->default_str("info");
+  serve->add_flag("--log-commands", o.log_commands,
+                  "Log each command's text when it starts (off: commands may hold secrets)");
 }
 
 void AddClientOptions(CLI::App& app, cli::ClientOptions& c) {
@@ -91,7 +112,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // the client options may also follow the subcommand
   server::ServeOptions serve_options;
   Durations durations;
-  AddServe(app, serve_options, durations);
+  Logging logging;
+  AddServe(app, serve_options, durations, logging);
 
   cli::ClientOptions client;
   AddClientOptions(app, client);
@@ -142,6 +164,8 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("serve")) {
+      base::SetLogFormat(logging.format);
+      base::SetLogLevel(logging.level);
       serve_options.drain_grace = std::chrono::milliseconds(durations.drain_ms);
       serve_options.shutdown_grace = std::chrono::milliseconds(durations.shutdown_ms);
       serve_options.request_timeout = std::chrono::milliseconds(durations.request_ms);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/clock.h"
 #include "proc/output_buffer.h"
@@ -42,6 +43,8 @@ class Process {
   // The shell's status; set once the process is done.
   const std::optional<sys::ExitStatus>& exit_status() const { return done_ ? exit_ : kNoExit; }
   std::int64_t exited_at_unix() const { return exited_at_unix_; }
+  // Why it ended, once done: "signal" when a signal ended its shell, else "exit".
+  std::string_view ended_by() const { return exit_ && exit_->signaled ? "signal" : "exit"; }
 
   const OutputBuffer& output() const { return output_; }
 

@@ -161,6 +161,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   ++live_;
   WatchExit(p);
   WatchOutput(p);
+  if (options_.on_start) options_.on_start(*p);
   return std::shared_ptr<const Process>(p);
 }
 
@@ -218,6 +219,7 @@ bool ProcessTable::DrainPipe(Process& p) {
     ssize_t n = ::read(fd, scratch_.get(), kReadChunk);
     if (n > 0) {
       p.output_.Append({scratch_.get(), static_cast<std::size_t>(n)});
+      output_bytes_ += static_cast<std::uint64_t>(n);
       budget -= std::min(budget, static_cast<std::size_t>(n));
       continue;
     }
@@ -242,6 +244,7 @@ void ProcessTable::Finish(Process& p) {
   --live_;
   if (pids_limit_) pids_limit_->Remove(p.id_);  // fails (and stays) while leftovers live
   ScheduleForget();
+  if (options_.on_done) options_.on_done(p);
   // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
   // that is a zombie already is announced by a SIGCHLD when it is reparented).
 }

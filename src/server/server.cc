@@ -31,6 +31,7 @@
 #include "server/environment.h"
 #include "server/listen_address.h"
 #include "server/options.h"
+#include "server/telemetry.h"
 
 namespace corral::server {
 namespace {
@@ -78,10 +79,11 @@ asio::awaitable<void> PeerGone(Socket& socket) {
 
 class HttpServer {
  public:
-  HttpServer(asio::io_context& ioc, api::Router& router, const ServeOptions& options,
-             std::string token)
+  HttpServer(asio::io_context& ioc, api::Router& router, api::Metrics& metrics,
+             const ServeOptions& options, std::string token)
       : ioc_(ioc),
         router_(router),
+        metrics_(metrics),
         max_connections_(options.max_connections),
         request_timeout_(options.request_timeout),
         token_(std::move(token)) {}
@@ -259,6 +261,13 @@ class HttpServer {
       slot.SetIdle(true);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       slot.SetIdle(false);
+      const auto began = std::chrono::steady_clock::now();
+      // Counts and logs a request refused before the router saw it.
+      auto refused = [&](int status) {
+        const auto& r = parser.get();
+        RecordRequest(metrics_, {r.method_string(), RouteOf(r.method_string(), r.target()), status,
+                                 std::chrono::steady_clock::now() - began, r["Coder-Chat-Id"]});
+      };
       if (!ec && parser.get()[http::field::expect] == "100-continue") {
         // Say "go on" only if the body could be taken; else the 413 below answers at once.
         const auto length = parser.content_length();
@@ -272,11 +281,13 @@ class HttpServer {
         std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kNoThrow);
       }
       if (ec == http::error::body_limit) {
+        refused(413);
         co_await ReplyError(stream, http::status::payload_too_large, "Request body too large.",
                             "the limit is " + std::to_string(kMaxBodyBytes) + " bytes");
         break;
       }
       if (ec == http::error::header_limit) {
+        refused(431);
         co_await ReplyError(stream, http::status::request_header_fields_too_large,
                             "Request headers too large.",
                             "the limit is " + std::to_string(kMaxHeaderBytes) + " bytes");
@@ -289,6 +300,7 @@ class HttpServer {
       }
       if (ec) {
         if (ec.category() == make_error_code(http::error::bad_target).category()) {
+          refused(400);
           co_await ReplyError(stream, http::status::bad_request, "Malformed HTTP request.",
                               ec.message());
         }
@@ -298,7 +310,9 @@ class HttpServer {
       auto& req = parser.get();
       const bool keep_alive = req.keep_alive();
       api::Response response;
-      if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
+      const api::Route route = api::ParseRoute(req.method_string(), req.target());
+      if (require_auth && !api::IsPublic(route) &&
+          !BearerMatches(req[http::field::authorization], token_)) {
         response.status = 401;
         response.body =
             api::EncodeError("Unauthorized.", "send the server's token as Authorization: Bearer");
@@ -308,7 +322,7 @@ class HttpServer {
         stream.expires_never();
         api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
         auto& raw = stream.socket();
-        response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
+        response = co_await router_.Handle(request, route, [&raw] { return PeerGone(raw); });
         if (response.close) break;
       }
       const bool sent =
@@ -316,6 +330,8 @@ class HttpServer {
               ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
               : co_await Reply(stream, static_cast<http::status>(response.status), req.version(),
                                keep_alive, std::move(response.body), response.headers);
+      RecordRequest(metrics_, {req.method_string(), route.name, response.status,
+                               std::chrono::steady_clock::now() - began, req["Coder-Chat-Id"]});
       if (!sent || !keep_alive) break;
     }
     boost::system::error_code ignored;
@@ -324,6 +340,7 @@ class HttpServer {
 
   asio::io_context& ioc_;
   api::Router& router_;
+  api::Metrics& metrics_;
   std::size_t max_connections_;
   std::chrono::milliseconds request_timeout_;  // a slowloris client is cut off at this
   std::string token_;
@@ -453,11 +470,14 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.retention = options.retention;
   table_options.max_live = options.max_processes;
   table_options.max_tasks_per_command = options.max_tasks_per_command;
+  api::Metrics metrics;
+  ObserveProcesses(table_options, metrics, options.log_commands);
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 
   HttpServer* server_ptr = nullptr;
-  api::Router router(table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }});
-  HttpServer server(ioc, router, options, token);
+  api::Router router(
+      table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }, {}}, metrics);
+  HttpServer server(ioc, router, metrics, options, token);
   server_ptr = &server;
 
   std::vector<std::string> unix_paths;
