@@ -31,6 +31,7 @@
 #include "server/environment.h"
 #include "server/listen_address.h"
 #include "server/options.h"
+#include "server/systemd.h"
 #include "server/telemetry.h"
 
 namespace corral::server {
@@ -402,6 +403,12 @@ bool BindUnix(asio::io_context& ioc, const std::string& path, local::acceptor& a
   return true;
 }
 
+std::string Printable(const tcp::endpoint& e) {
+  const auto address = e.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(e.port());
+}
+
 bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& printed,
              std::string& error) {
   boost::system::error_code ec;
@@ -420,9 +427,7 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
     error = "cannot listen on " + a.host + ":" + std::to_string(a.port) + ": " + ec.message();
     return false;
   }
-  const auto bound = acceptor.local_endpoint(ec);
-  printed = (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-            std::to_string(bound.port());
+  printed = Printable(acceptor.local_endpoint(ec));
   return true;
 }
 
@@ -432,10 +437,23 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   ReserveStdio();
   ::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error code, not a death
 
+  // Under socket activation the passed sockets are the only listeners.
+  std::string activation_error;
+  const std::vector<ActivatedSocket> activated = TakeActivatedSockets(activation_error);
+  if (!activation_error.empty()) {
+    base::LogError(activation_error);
+    return 1;
+  }
   std::vector<ListenAddress> addresses;
   std::vector<std::string> specs = options.listen;
-  if (specs.empty()) specs.push_back("unix:" + base::DefaultSocketPath());
   bool need_token = false;
+  if (!activated.empty()) {
+    if (!specs.empty()) base::LogWarning("socket-activated: --listen is ignored");
+    specs.clear();
+    for (const auto& a : activated) need_token |= !a.is_unix && !options.no_auth;
+  } else if (specs.empty()) {
+    specs.push_back("unix:" + base::DefaultSocketPath());
+  }
   for (const auto& spec : specs) {
     std::string error;
     auto a = ParseListenAddress(spec, error);
@@ -465,6 +483,8 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   proc::TableOptions table_options;
   table_options.default_workdir = options.workdir;
   table_options.base_env = BaseEnvironment(options.env_file);
+  table_options.base_env.erase("NOTIFY_SOCKET");  // systemd's channel is ours, not the commands'
+
   table_options.drain_grace = options.drain_grace;
   table_options.shutdown_grace = options.shutdown_grace;
   table_options.retention = options.retention;
@@ -503,7 +523,31 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     }
     if (options.announce) std::printf("listening on %s\n", printed.c_str());
   }
+  for (const auto& a : activated) {
+    boost::system::error_code ec;
+    std::string printed;
+    if (a.is_unix) {
+      local::acceptor acceptor(ioc);
+      acceptor.assign(local{}, a.fd, ec);
+      if (!ec) printed = "unix:" + acceptor.local_endpoint(ec).path();
+      if (!ec) server.Listen(std::move(acceptor), false);
+    } else {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      ::getsockname(a.fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      tcp::acceptor acceptor(ioc);
+      acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), a.fd, ec);
+      if (!ec) printed = Printable(acceptor.local_endpoint(ec));
+      if (!ec) server.Listen(std::move(acceptor), !options.no_auth);
+    }
+    if (ec) {
+      base::LogError("socket activation: descriptor " + std::to_string(a.fd) + ": " + ec.message());
+      return 1;
+    }
+    if (options.announce) std::printf("listening on %s\n", printed.c_str());
+  }
   std::fflush(stdout);
+  NotifyReady();
 
   asio::signal_set stop_signals(ioc, SIGTERM, SIGINT);
   bool stopping = false;
@@ -513,6 +557,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
       watch_signals();  // keep the handler installed: a second signal must not kill us
       if (stopping) return;
       stopping = true;
+      NotifyStopping();
       base::LogInfo(std::string("received ") + ::sigabbrev_np(sig) + ", shutting down");
       asio::co_spawn(
           ioc,
