@@ -167,6 +167,7 @@ class HttpServer {
         continue;
       }
       if (*connections_ >= max_connections_ && !EvictIdleSession()) {
+        RecordRequest(metrics_, {"", "", 503, {}, ""});  // refused unread: no route, no chat
         asio::co_spawn(ioc_, RefuseBusy(std::move(socket)), asio::detached);
         continue;
       }
