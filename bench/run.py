@@ -50,10 +50,10 @@ def free_port():
 
 
 class Server:
-    def __init__(self, *extra):
+    def __init__(self, *extra, stderr=subprocess.DEVNULL):
         args = [CORRAL, "serve", "--listen", "127.0.0.1:0", "--no-auth", *extra]
         COMMANDS.append(" ".join(args))
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
         line = self.proc.stdout.readline().strip()
         self.addr = line.removeprefix("listening on ")
         self.url = "http://" + self.addr
@@ -206,6 +206,25 @@ def bench_api():
             shutil.rmtree(root, ignore_errors=True)
 
 
+def bench_observability():
+    """GET /list with a JSON log line per request written to a file (and the metrics counted),
+    against the same build logging warnings only; the metrics are counted in both runs."""
+    def rps(*extra):
+        with tempfile.NamedTemporaryFile("w", prefix="corral-log-") as log_file:
+            with Server(*extra, stderr=log_file) as server:
+                for _ in range(10):
+                    server.post("/api/v0/processes/start", {"command": "true"})
+                time.sleep(1)
+                return [wrk(server.url + "/api/v0/processes/list") for _ in range(REPS)]
+    on = rps("--log-format", "json", "--log-level", "info")
+    off = rps("--log-level", "warning")
+    ratio = median_of(on, "rps") / median_of(off, "rps")
+    row("GET /list with a JSON log line per request and metrics, wrk 64 connections (req/s; p50/p99 ms)",
+        f"{median_of(on, 'rps'):,.0f}; {median_of(on, 'p50'):.2f}/{median_of(on, 'p99'):.2f}",
+        f"{median_of(off, 'rps'):,.0f}; {median_of(off, 'p50'):.2f}/{median_of(off, 'p99'):.2f} (same build, --log-level warning)",
+        f"{ratio:.2f}x", "≥ 0.95x", ratio >= 0.95)
+
+
 def bench_loud():
     with Server() as server:
         quiet = [load("loud", "--server", server.url, "--processes", 0, "--samples", 500)
@@ -270,8 +289,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     started = time.time()
-    for step in (bench_micro, bench_start, bench_latency, bench_ingest, bench_api, bench_loud,
-                 bench_scale):
+    for step in (bench_micro, bench_start, bench_latency, bench_ingest, bench_api,
+                 bench_observability, bench_loud, bench_scale):
         log(f"== {step.__name__}")
         step()
     elapsed = time.time() - started

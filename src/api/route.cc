@@ -26,6 +26,34 @@ bool ParseCount(std::string_view v, long long& n) {
   return ec == std::errc{} && end == v.data() + v.size() && n >= 0;
 }
 
+std::string_view TemplateOf(Route::Kind kind) {
+  using Kind = Route::Kind;
+  switch (kind) {
+    case Kind::kStart:
+      return "/api/v0/processes/start";
+    case Kind::kList:
+      return "/api/v0/processes/list";
+    case Kind::kOutput:
+      return "/api/v0/processes/{id}/output";
+    case Kind::kSignal:
+      return "/api/v0/processes/{id}/signal";
+    case Kind::kHealth:
+      return "/api/v0/health";
+    case Kind::kMetrics:
+      return "/metrics";
+    case Kind::kOpenApi:
+      return "/api/v0/openapi.json";
+    case Kind::kUi:
+      return "/ui";
+    case Kind::kNotFound:
+    case Kind::kMethodNotAllowed:
+    case Kind::kBadTarget:
+    case Kind::kBadQuery:
+      break;
+  }
+  return {};
+}
+
 }  // namespace
 
 Route ParseRoute(std::string_view method, std::string_view target) {
@@ -41,12 +69,16 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   const bool get = method == "GET";
   const bool post = method == "POST";
   auto only = [&](bool ok, Kind kind, std::string_view allowed) {
+    route.name = TemplateOf(kind);
     route.kind = ok ? kind : Kind::kMethodNotAllowed;
     if (!ok) route.allow = allowed;
     return route;
   };
 
   if (route.path == "/api/v0/health") return only(get, Kind::kHealth, "GET");
+  if (route.path == "/api/v0/openapi.json") return only(get, Kind::kOpenApi, "GET");
+  if (route.path == "/metrics") return only(get, Kind::kMetrics, "GET");
+  if (route.path == "/ui" || route.path == "/ui/") return only(get, Kind::kUi, "GET");
   std::string_view path = route.path;
   if (!path.starts_with(kPrefix) || path.size() <= kPrefix.size() || path[kPrefix.size()] != '/') {
     return route;
@@ -79,6 +111,7 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   }
   if (!get) return only(false, Kind::kOutput, "GET");
   route.kind = Kind::kOutput;
+  route.name = TemplateOf(Kind::kOutput);
   if (auto it = url->params().find("wait"); it != url->params().end()) {
     route.wait = Truthy((*it).value);
   }

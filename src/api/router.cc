@@ -8,6 +8,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "api/assets.h"
 #include "api/chat_id.h"
 #include "api/wire.h"
 
@@ -32,6 +33,28 @@ Response Error(const ApiError& e) { return Error(e.status, e.message, e.detail);
 
 Response NotFound(std::string_view id) {
   return Error(404, "Process \"" + std::string(id) + "\" not found.");
+}
+
+// A static document of ours, with its type, never cached by the browser across builds.
+Response Document(std::string_view body, std::string_view content_type) {
+  Response r = Json(200, std::string(body));
+  r.headers.emplace_back("Content-Type", std::string(content_type));
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  return r;
+}
+
+// The dashboard: its script and style are inline and it may fetch only from where it came from;
+// it may not be framed (clickjacking a kill button).
+Response DashboardPage() {
+  Response r = Document(Dashboard(), "text/html; charset=utf-8");
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                         "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  return r;
 }
 
 Response MethodNotAllowed(std::string_view allowed) {
@@ -61,8 +84,13 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
 }  // namespace
 
 asio::awaitable<Response> Router::Handle(const Request& request, ClientGone client_gone) {
-  using Kind = Route::Kind;
   const Route route = ParseRoute(request.method, request.target);
+  co_return co_await Handle(request, route, std::move(client_gone));
+}
+
+asio::awaitable<Response> Router::Handle(const Request& request, const Route& route,
+                                         ClientGone client_gone) {
+  using Kind = Route::Kind;
   const std::string chat = ParseChatId(request.chat_id);
   switch (route.kind) {
     case Kind::kStart:
@@ -75,6 +103,12 @@ asio::awaitable<Response> Router::Handle(const Request& request, ClientGone clie
       co_return Signal(route.id, chat, request.body);
     case Kind::kHealth:
       co_return Health();
+    case Kind::kMetrics:
+      co_return RenderMetrics();
+    case Kind::kOpenApi:
+      co_return Document(OpenApiDocument(), "application/json");
+    case Kind::kUi:
+      co_return DashboardPage();
     case Kind::kMethodNotAllowed:
       co_return MethodNotAllowed(route.allow);
     case Kind::kBadTarget:
@@ -93,7 +127,9 @@ Response Router::Start(const Request& request, const std::string& chat) {
   if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
   auto& spec = std::get<proc::StartSpec>(decoded);
   spec.chat_id = chat;
+  const auto spawn_began = std::chrono::steady_clock::now();
   auto started = table_.Start(spec);
+  metrics_.SpawnTook(std::chrono::steady_clock::now() - spawn_began);
   if (!started.ok()) return StartFailed(started.status());
   return Json(200, EncodeStarted(**started));
 }
@@ -168,6 +204,18 @@ Response Router::Health() {
   return Json(200, EncodeHealth({table_.closing(), table_.size(), table_.live(), table_.waiters(),
                                  counters_.connections ? counters_.connections() : 0,
                                  table_.task_limit(), table_.tracking()}));
+}
+
+Response Router::RenderMetrics() {
+  MetricsGauges g;
+  g.running = table_.live();
+  g.waiters = table_.waiters();
+  g.connections = counters_.connections ? counters_.connections() : 0;
+  g.output_bytes = table_.output_bytes();
+  g.spool_bytes = counters_.spool_bytes ? counters_.spool_bytes() : 0;
+  Response r = Json(200, metrics_.Render(g));
+  r.headers.emplace_back("Content-Type", std::string(Metrics::kContentType));
+  return r;
 }
 
 }  // namespace corral::api

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/answer_cache.h"
+#include "api/metrics.h"
 #include "api/route.h"
 #include "proc/process_table.h"
 
@@ -39,19 +40,24 @@ inline constexpr std::size_t kMaxCachedAnswerBytes = 8 * 1024 * 1024;
 // Completes when the client has gone away; the server provides it per connection.
 using ClientGone = std::function<boost::asio::awaitable<void>()>;
 
-// What the health route reports about the server around the table.
+// What the health and metrics routes report about the server around the table.
 struct ServerCounters {
   std::function<std::size_t()> connections;
+  std::function<std::uint64_t()> spool_bytes;  // bytes of spooled output on disk; unset: 0
 };
 
-// The routes of DESIGN.md §1 (and /api/v0/health): decodes, checks chat visibility, calls the
-// process table, encodes. Owns no state of its own.
+// The routes of DESIGN.md §1 and §7.7 (and /api/v0/health): decodes, checks chat visibility,
+// calls the process table, encodes. Counts spawn latency in `metrics` and renders them.
 class Router {
  public:
-  Router(proc::ProcessTable& table, ServerCounters counters)
-      : table_(table), counters_(std::move(counters)) {}
+  Router(proc::ProcessTable& table, ServerCounters counters, Metrics& metrics)
+      : table_(table), counters_(std::move(counters)), metrics_(metrics) {}
 
   boost::asio::awaitable<Response> Handle(const Request& request, ClientGone client_gone);
+  // The same, for a request whose route the caller parsed already (ParseRoute of its method and
+  // target).
+  boost::asio::awaitable<Response> Handle(const Request& request, const Route& route,
+                                          ClientGone client_gone);
 
  private:
   Response Start(const Request& request, const std::string& chat);
@@ -61,9 +67,11 @@ class Router {
                                           ClientGone client_gone);
   Response Signal(std::string_view id, const std::string& chat, std::string_view body);
   Response Health();
+  Response RenderMetrics();
 
   proc::ProcessTable& table_;
   ServerCounters counters_;
+  Metrics& metrics_;
   // Answers clients poll: the list per chat (for one table generation), the output per process
   // (while its size and state are unchanged).
   AnswerCache cache_{kMaxCachedAnswerBytes};

@@ -35,7 +35,12 @@ struct Durations {
   std::int64_t drain_ms, shutdown_ms, request_ms, retention_ms;
 };
 
-void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
+struct Logging {
+  base::LogFormat format = base::LogFormat::kText;
+  base::LogLevel level = base::LogLevel::kInfo;
+};
+
+void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) {
   CLI::App* serve = app.add_subcommand("serve", "Run the process server.");
   serve
       ->add_option("--listen", o.listen,
@@ -91,6 +96,22 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d) {
   serve->add_option("--max-connections", o.max_connections, "Most client connections at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  serve
+      ->add_option("--log-format", l.format,
+                   "Log lines on stderr: text, or json (one object per line)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, base::LogFormat>{
+          {"text", base::LogFormat::kText}, {"json", base::LogFormat::kJson}}))
+      ->default_str("text");
+  serve
+      ->add_option("--log-level", l.level, "Least severe lines logged: debug, info, warning, error")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, base::LogLevel>{{"debug", base::LogLevel::kDebug},
+                                                {"info", base::LogLevel::kInfo},
+                                                {"warning", base::LogLevel::kWarning},
+                                                {"error", base::LogLevel::kError}}))
+      ->default_str("info");
+  serve->add_flag("--log-commands", o.log_commands,
+                  "Log each command's text when it starts (off: commands may hold secrets)");
 }
 
 void AddClientOptions(CLI::App& app, cli::ClientOptions& c) {
@@ -116,7 +137,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // the client options may also follow the subcommand
   server::ServeOptions serve_options;
   Durations durations(serve_options);
-  AddServe(app, serve_options, durations);
+  Logging logging;
+  AddServe(app, serve_options, durations, logging);
 
   cli::ClientOptions client;
   AddClientOptions(app, client);
@@ -211,6 +233,8 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("serve")) {
+      base::SetLogFormat(logging.format);
+      base::SetLogLevel(logging.level);
       serve_options.drain_grace = std::chrono::milliseconds(durations.drain_ms);
       serve_options.shutdown_grace = std::chrono::milliseconds(durations.shutdown_ms);
       serve_options.request_timeout = std::chrono::milliseconds(durations.request_ms);

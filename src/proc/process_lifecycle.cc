@@ -76,6 +76,7 @@ bool ProcessTable::DrainPipe(Process& p) {
       // A forgotten process's leftovers still write: read to keep them from blocking or
       // dying of SIGPIPE, and drop.
       if (!p.forgotten_) p.output_.Append({scratch_.get(), static_cast<std::size_t>(n)});
+      output_bytes_ += static_cast<std::uint64_t>(n);
       budget -= std::min(budget, static_cast<std::size_t>(n));
       continue;
     }
@@ -102,6 +103,7 @@ void ProcessTable::Finish(const ProcessPtr& p) {
   // The cap on remembered processes holds at every moment, not only when a timer fires.
   if (retention_.size() > options_.max_done) ForgetDue();
   ScheduleForget();
+  if (options_.on_done) options_.on_done(*p);
   // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
   // that is a zombie already is announced by a SIGCHLD when it is reparented).
 }

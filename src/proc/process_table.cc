@@ -194,6 +194,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   ++live_;
   WatchExit(p);
   WatchOutput(p);
+  if (options_.on_start) options_.on_start(*p);
   return std::shared_ptr<const Process>(p);
 }
 

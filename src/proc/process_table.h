@@ -4,6 +4,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +43,10 @@ struct TableOptions {
   bool use_cgroups = true;
   // The open-file limit commands get (the server raises its own); nullopt: inherit ours.
   std::optional<rlimit> child_nofile;
+  // Called once a started process is in the table, and once a process is done (its exit status
+  // and `ended_by` set), on the loop thread.
+  std::function<void(const Process&)> on_start;
+  std::function<void(const Process&)> on_done;
 };
 
 struct StartSpec {
@@ -104,6 +110,8 @@ class ProcessTable {
   // Commands that occupy a slot of max_live: running, or done with leftovers still alive.
   std::size_t live() const { return live_; }
   std::size_t waiters() const { return *waiters_; }
+  // Output bytes read from every command's pipe since the table was made.
+  std::uint64_t output_bytes() const { return output_bytes_; }
   // The per-command process limit in force: 0 when off or not available here.
   int task_limit() const { return task_limit_; }
   // How the processes of a command are found: "cgroup" (one cgroup v2 per command) or
@@ -159,6 +167,7 @@ class ProcessTable {
   std::size_t live_ = 0;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t generation_ = 0;
+  std::uint64_t output_bytes_ = 0;
   bool closing_ = false;
   std::shared_ptr<std::size_t> waiters_ = std::make_shared<std::size_t>(0);
   boost::asio::signal_set sigchld_;

@@ -31,7 +31,8 @@ struct ServeOptions {
   // A cgroup pids limit per command; 0: none. Off by default: on cgroup v1 each start then
   // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.
   int max_tasks_per_command = 0;
-  bool announce = true;  // print "listening on ADDR" lines on stdout
+  bool announce = true;       // print "listening on ADDR" lines on stdout
+  bool log_commands = false;  // command text in process_start log lines (it may hold secrets)
 };
 
 // Runs `corral serve` until SIGTERM, SIGINT or SIGHUP; returns the process exit code. `on_ready`,

@@ -34,6 +34,8 @@
 #include "server/origin.h"
 #include "server/socket_file.h"
 #include "sys/nofile_limit.h"
+#include "server/systemd.h"
+#include "server/telemetry.h"
 
 namespace corral::server {
 namespace {
@@ -81,10 +83,11 @@ asio::awaitable<void> PeerGone(Socket& socket) {
 
 class HttpServer {
  public:
-  HttpServer(asio::io_context& ioc, api::Router& router, const ServeOptions& options,
-             std::string token, BrowserPolicy browsers)
+  HttpServer(asio::io_context& ioc, api::Router& router, api::Metrics& metrics,
+             const ServeOptions& options, std::string token, BrowserPolicy browsers)
       : ioc_(ioc),
         router_(router),
+        metrics_(metrics),
         max_connections_(options.max_connections),
         request_timeout_(options.request_timeout),
         token_(std::move(token)),
@@ -168,6 +171,7 @@ class HttpServer {
         continue;
       }
       if (*connections_ >= max_connections_ && !EvictIdleSession()) {
+        RecordRequest(metrics_, {"", "", 503, {}, ""});  // refused unread: no route, no chat
         asio::co_spawn(ioc_, RefuseBusy(std::move(socket)), asio::detached);
         continue;
       }
@@ -273,7 +277,8 @@ class HttpServer {
       case BrowserPolicy::Verdict::kAllowed:
         break;
     }
-    if (require_auth && !BearerMatches(req[http::field::authorization], token_)) {
+    if (require_auth && !api::IsPublic(api::ParseRoute(req.method_string(), req.target())) &&
+        !BearerMatches(req[http::field::authorization], token_)) {
       return Refusal{http::status::unauthorized,
                      "Unauthorized.",
                      "send the server's token as Authorization: Bearer",
@@ -302,9 +307,17 @@ class HttpServer {
       slot.SetIdle(true);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       slot.SetIdle(false);
+      const auto began = std::chrono::steady_clock::now();
+      // Counts and logs a request refused before the router saw it.
+      auto refused = [&](int status) {
+        const auto& r = parser.get();
+        RecordRequest(metrics_, {r.method_string(), RouteOf(r.method_string(), r.target()), status,
+                                 std::chrono::steady_clock::now() - began, r["Coder-Chat-Id"]});
+      };
       if (!ec) {
         // Refused on its headers alone: no body read, no 100 Continue, nothing changed.
         if (auto refusal = Refuse(parser.get(), require_auth)) {
+          refused(static_cast<int>(refusal->status));
           co_await ReplyError(stream, refusal->status, refusal->message, refusal->detail,
                               refusal->headers);
           break;
@@ -323,11 +336,13 @@ class HttpServer {
         std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kNoThrow);
       }
       if (ec == http::error::body_limit) {
+        refused(413);
         co_await ReplyError(stream, http::status::payload_too_large, "Request body too large.",
                             "the limit is " + std::to_string(kMaxBodyBytes) + " bytes");
         break;
       }
       if (ec == http::error::header_limit) {
+        refused(431);
         co_await ReplyError(stream, http::status::request_header_fields_too_large,
                             "Request headers too large.",
                             "the limit is " + std::to_string(kMaxHeaderBytes) + " bytes");
@@ -340,6 +355,7 @@ class HttpServer {
       }
       if (ec) {
         if (ec.category() == make_error_code(http::error::bad_target).category()) {
+          refused(400);
           co_await ReplyError(stream, http::status::bad_request, "Malformed HTTP request.",
                               ec.message());
         }
@@ -350,15 +366,19 @@ class HttpServer {
       const bool keep_alive = req.keep_alive();
       // A ?wait=true may hold the request for minutes: no deadline while the router works.
       stream.expires_never();
+      const api::Route route = api::ParseRoute(req.method_string(), req.target());
       api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
       auto& raw = stream.socket();
-      api::Response response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
+      api::Response response =
+          co_await router_.Handle(request, route, [&raw] { return PeerGone(raw); });
       if (response.close) break;
       const bool sent =
           response.shared_body
               ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
               : co_await Reply(stream, static_cast<http::status>(response.status), req.version(),
                                keep_alive, std::move(response.body), response.headers);
+      RecordRequest(metrics_, {req.method_string(), route.name, response.status,
+                               std::chrono::steady_clock::now() - began, req["Coder-Chat-Id"]});
       if (!sent || !keep_alive) break;
     }
     boost::system::error_code ignored;
@@ -367,6 +387,7 @@ class HttpServer {
 
   asio::io_context& ioc_;
   api::Router& router_;
+  api::Metrics& metrics_;
   std::size_t max_connections_;
   std::chrono::milliseconds request_timeout_;  // a slowloris client is cut off at this
   std::string token_;
@@ -429,6 +450,12 @@ bool BindUnix(asio::io_context& ioc, const std::string& path, local::acceptor& a
   return true;
 }
 
+std::string Printable(const tcp::endpoint& e) {
+  const auto address = e.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+         std::to_string(e.port());
+}
+
 bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& printed,
              std::string& error) {
   boost::system::error_code ec;
@@ -447,9 +474,7 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
     error = "cannot listen on " + a.host + ":" + std::to_string(a.port) + ": " + ec.message();
     return false;
   }
-  const auto bound = acceptor.local_endpoint(ec);
-  printed = (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
-            std::to_string(bound.port());
+  printed = Printable(acceptor.local_endpoint(ec));
   return true;
 }
 
@@ -468,9 +493,21 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     return 2;
   }
 
+  // Under socket activation the passed sockets are the only listeners.
+  std::string activation_error;
+  const std::vector<ActivatedSocket> activated = TakeActivatedSockets(activation_error);
+  if (!activation_error.empty()) {
+    base::LogError(activation_error);
+    return 1;
+  }
   std::vector<ListenAddress> addresses;
   std::vector<std::string> specs = options.listen;
-  if (specs.empty()) {
+  bool need_token = false;
+  if (!activated.empty()) {
+    if (!specs.empty()) base::LogWarning("socket-activated: --listen is ignored");
+    specs.clear();
+    for (const auto& a : activated) need_token |= !a.is_unix && !options.no_auth;
+  } else if (specs.empty()) {
     auto dir = base::DefaultRuntimeDir(/*create=*/true);
     if (!dir.ok()) {
       base::LogError(dir.status().message());
@@ -478,7 +515,6 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     }
     specs.push_back("unix:" + *dir + "/corral.sock");
   }
-  bool need_token = false;
   for (const auto& spec : specs) {
     std::string error;
     auto a = ParseListenAddress(spec, error);
@@ -518,6 +554,8 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   proc::TableOptions table_options;
   table_options.default_workdir = options.workdir;
   table_options.base_env = BaseEnvironment(options.env_file);
+  table_options.base_env.erase("NOTIFY_SOCKET");  // systemd's channel is ours, not the commands'
+
   table_options.drain_grace = options.drain_grace;
   table_options.shutdown_grace = options.shutdown_grace;
   table_options.retention = options.retention;
@@ -525,11 +563,14 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.max_done = options.max_done;
   table_options.child_nofile = sys::OriginalNofileLimit();  // we raised ours; commands get theirs
   table_options.max_tasks_per_command = options.max_tasks_per_command;
+  api::Metrics metrics;
+  ObserveProcesses(table_options, metrics, options.log_commands);
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 
   HttpServer* server_ptr = nullptr;
-  api::Router router(table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }});
-  HttpServer server(ioc, router, options, token, std::move(*browsers));
+  api::Router router(
+      table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }, {}}, metrics);
+  HttpServer server(ioc, router, metrics, options, token, std::move(*browsers));
   server_ptr = &server;
 
   std::vector<SocketFile> socket_files;
@@ -555,7 +596,31 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     }
     if (options.announce) std::printf("listening on %s\n", printed.c_str());
   }
+  for (const auto& a : activated) {
+    boost::system::error_code ec;
+    std::string printed;
+    if (a.is_unix) {
+      local::acceptor acceptor(ioc);
+      acceptor.assign(local{}, a.fd, ec);
+      if (!ec) printed = "unix:" + acceptor.local_endpoint(ec).path();
+      if (!ec) server.Listen(std::move(acceptor), false);
+    } else {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      ::getsockname(a.fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      tcp::acceptor acceptor(ioc);
+      acceptor.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), a.fd, ec);
+      if (!ec) printed = Printable(acceptor.local_endpoint(ec));
+      if (!ec) server.Listen(std::move(acceptor), !options.no_auth);
+    }
+    if (ec) {
+      base::LogError("socket activation: descriptor " + std::to_string(a.fd) + ": " + ec.message());
+      return 1;
+    }
+    if (options.announce) std::printf("listening on %s\n", printed.c_str());
+  }
   std::fflush(stdout);
+  NotifyReady();
 
   bool stopping = false;
   std::function<void()> watch_signals = [&] {
@@ -564,6 +629,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
       watch_signals();  // keep the handler installed: a second signal must not kill us
       if (stopping) return;
       stopping = true;
+      NotifyStopping();
       base::LogInfo(std::string("received ") + ::sigabbrev_np(sig) + ", shutting down");
       asio::co_spawn(
           ioc,

@@ -55,6 +55,17 @@ RawConnection::RawConnection(const std::string& host, int port) {
   }
 }
 
+RawConnection::RawConnection(const std::string& unix_path) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", unix_path.c_str());
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
 RawConnection::~RawConnection() { Close(); }
 
 void RawConnection::Close() {

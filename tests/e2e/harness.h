@@ -28,6 +28,8 @@ struct HttpResult {
 class RawConnection {
  public:
   RawConnection(const std::string& host, int port);
+  // Connects to a Unix stream socket.
+  explicit RawConnection(const std::string& unix_path);
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;

@@ -17,6 +17,22 @@ TEST(ParseRoute, KnownRoutesAndTheirMethods) {
   EXPECT_EQ(ParseRoute("PUT", "/api/v0/processes/list").allow, "GET");
 }
 
+TEST(ParseRoute, NamesEveryMatchedPathByItsTemplate) {
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/output?wait=1").name,
+            "/api/v0/processes/{id}/output");
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/output?timeout_ms=x").name,
+            "/api/v0/processes/{id}/output");
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/signal").name,
+            "/api/v0/processes/{id}/signal");  // the wrong method still names the route
+  EXPECT_EQ(ParseRoute("GET", "/metrics").kind, Kind::kMetrics);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/openapi.json").kind, Kind::kOpenApi);
+  EXPECT_EQ(ParseRoute("GET", "/ui").name, "/ui");
+  EXPECT_TRUE(IsPublic(ParseRoute("GET", "/ui")));
+  EXPECT_FALSE(IsPublic(ParseRoute("POST", "/ui")));
+  EXPECT_FALSE(IsPublic(ParseRoute("GET", "/metrics")));
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/nothing").name, "");
+}
+
 TEST(ParseRoute, OutputWithWaitAndTimeout) {
   auto r = ParseRoute("GET", "/api/v0/processes/abc/output?wait=true&timeout_ms=1500");
   EXPECT_EQ(r.kind, Kind::kOutput);
