@@ -88,6 +88,7 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   if (rest == "list") {
     if (!get) return only(false, Kind::kList, "GET");
     route.kind = Kind::kList;
+    route.name = TemplateOf(Kind::kList);
     if (auto it = url->params().find("limit"); it != url->params().end()) {
       long long n = 0;
       if (!ParseCount((*it).value, n) || n == 0) {

@@ -53,7 +53,7 @@ std::string ReceiveNotification(int fd) {
 
 HttpResult Ask(RawConnection& c, const std::string& method, const std::string& target,
                const std::string& extra_headers = "", const std::string& body = "") {
-  c.Send(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + extra_headers +
+  c.Send(method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers +
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   return c.ReadResponse();
 }

@@ -18,6 +18,8 @@ TEST(ParseRoute, KnownRoutesAndTheirMethods) {
 }
 
 TEST(ParseRoute, NamesEveryMatchedPathByItsTemplate) {
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/list").name, "/api/v0/processes/list");
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/list?limit=5").name, "/api/v0/processes/list");
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/output?wait=1").name,
             "/api/v0/processes/{id}/output");
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/abc/output?timeout_ms=x").name,
