@@ -211,12 +211,15 @@ int Signal(const ClientOptions& c, const std::string& id, const std::string& sig
   return 0;
 }
 
-int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir) {
+int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,
+        const std::string& state_dir) {
   std::unique_ptr<EmbeddedServer> own;
   ClientOptions options = c;
   if (embedded) {
     server::ServeOptions serve;
     serve.workdir = workdir;
+    serve.state_dir = state_dir;
+    serve.ephemeral = state_dir.empty();
     auto started = EmbeddedServer::Start(serve);
     if (!started.ok()) return Fail(started.status());
     own = std::move(*started);

@@ -31,8 +31,10 @@ int Run(const ClientOptions& c, const RunOptions& run);
 int Ps(const ClientOptions& c, bool all);
 int Output(const ClientOptions& c, const std::string& id, bool wait);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
-// `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one.
-int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir);
+// `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one (ephemeral
+// unless given a state dir).
+int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,
+        const std::string& state_dir = {});
 
 // The exit status of `corral run` when --timeout ran out with the command still running.
 inline constexpr int kStillRunningExit = 124;

@@ -28,6 +28,11 @@ struct ServeOptions {
   // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.
   int max_tasks_per_command = 0;
   bool announce = true;  // print "listening on ADDR" lines on stdout
+  // The state directory (DESIGN §7.4): the journal and the spools. Empty: the default,
+  // store::DefaultStateDir(). `ephemeral`: a private temporary directory removed at exit and no
+  // journal, so nothing survives the server; both set is a usage error.
+  std::string state_dir;
+  bool ephemeral = false;
 };
 
 // Runs `corral serve` until SIGTERM or SIGINT; returns the process exit code. `on_ready`, if

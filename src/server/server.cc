@@ -19,6 +19,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <list>
@@ -31,6 +32,8 @@
 #include "server/environment.h"
 #include "server/listen_address.h"
 #include "server/options.h"
+#include "store/journal.h"
+#include "store/state_dir.h"
 
 namespace corral::server {
 namespace {
@@ -409,6 +412,32 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
   return true;
 }
 
+// The directory `serve --ephemeral` keeps its spools in: made private, removed at exit.
+class EphemeralDir {
+ public:
+  EphemeralDir() = default;
+  EphemeralDir(const EphemeralDir&) = delete;
+  EphemeralDir& operator=(const EphemeralDir&) = delete;
+  ~EphemeralDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  // Makes the directory (mode 0700, in $TMPDIR or /tmp); false with `error` set if it cannot.
+  bool Make(std::string& error) {
+    std::string path = (std::filesystem::temp_directory_path() / "corral-state-XXXXXX").string();
+    if (::mkdtemp(path.data()) == nullptr) {
+      error = "cannot create a temporary state dir: " + std::string(std::strerror(errno));
+      return false;
+    }
+    path_ = std::move(path);
+    return true;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
 
 int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
@@ -444,8 +473,46 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     base::LogInfo("TCP clients must send the token from " + where + " as a bearer token");
   }
 
+  // The state dir, locked for our whole life, and its journal (DESIGN §7.4).
+  if (options.ephemeral && !options.state_dir.empty()) {
+    base::LogError("--ephemeral and --state-dir exclude each other");
+    return 2;
+  }
+  EphemeralDir ephemeral;
+  std::string state_path = options.state_dir;
+  if (options.ephemeral) {
+    std::string error;
+    if (!ephemeral.Make(error)) {
+      base::LogError(error);
+      return 1;
+    }
+    state_path = ephemeral.path();
+  } else if (state_path.empty()) {
+    auto fallback = store::DefaultStateDir();
+    if (!fallback.ok()) {
+      base::LogError(fallback.status().message());
+      return 1;
+    }
+    state_path = *fallback;
+  }
+  auto state_dir = store::StateDir::Open(state_path);
+  if (!state_dir.ok()) {
+    base::LogError(state_dir.status().message());
+    return 1;
+  }
+  std::unique_ptr<store::Journal> journal;
+  if (!options.ephemeral) {
+    auto opened = store::Journal::Open(state_dir->journal_path());
+    if (!opened.ok()) {
+      base::LogError(opened.status().message());
+      return 1;
+    }
+    journal = std::move(*opened);
+  }
+
   asio::io_context ioc(1);
   proc::TableOptions table_options;
+  table_options.journal = journal.get();
   table_options.default_workdir = options.workdir;
   table_options.base_env = BaseEnvironment(options.env_file);
   table_options.drain_grace = options.drain_grace;
@@ -455,6 +522,11 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.max_done = options.max_done;
   table_options.max_tasks_per_command = options.max_tasks_per_command;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
+  // Before anything listens: every process a dead server left is `lost` by the first answer.
+  if (base::Status recovered = table.Recover(); !recovered.ok()) {
+    base::LogError("cannot read the journal in " + state_dir->path() + ": " + recovered.message());
+    return 1;
+  }
 
   HttpServer* server_ptr = nullptr;
   api::Router router(table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }});

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -141,6 +142,11 @@ Server::Server(Options options) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0", "--no-auth"});
   }
   args.insert(args.end(), options.args.begin(), options.args.end());
+  // Tests never share or litter a state dir: nothing is kept unless a test asks for a dir.
+  if (std::find(args.begin(), args.end(), "--state-dir") == args.end() &&
+      std::find(args.begin(), args.end(), "--ephemeral") == args.end()) {
+    args.push_back("--ephemeral");
+  }
 
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");

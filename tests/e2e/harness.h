@@ -47,7 +47,8 @@ class RawConnection {
 class Server {
  public:
   struct Options {
-    std::vector<std::string> args;           // after `serve`
+    std::vector<std::string> args;           // after `serve`; --ephemeral is added unless they name
+                                             // --state-dir or --ephemeral
     std::map<std::string, std::string> env;  // added to the server's environment
     bool tcp_no_auth = true;                 // add --listen 127.0.0.1:0 --no-auth
   };
