@@ -107,6 +107,7 @@ int Run(const ClientOptions& c, const RunOptions& run) {
   for (const auto& word : run.command) args.command += (args.command.empty() ? "" : " ") + word;
   args.workdir = run.workdir;
   args.background = run.background;
+  args.idempotency_key = run.idempotency_key;
   for (const auto& kv : run.env) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -24,6 +24,7 @@ struct RunOptions {
   std::vector<std::string> env;  // KEY=VALUE
   bool background = false;
   std::optional<std::chrono::milliseconds> timeout;
+  std::string idempotency_key;  // sent as Idempotency-Key when not empty
 };
 
 // Each returns the process exit code for `corral`. Errors are printed to stderr.

@@ -127,6 +127,11 @@ int main(int argc, char** argv) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_flag("--background", run.background, "Print the process id and return at once");
+  run_cmd
+      ->add_option("--idempotency-key", run.idempotency_key,
+                   "Start at most once: a repeat with the same key and command answers with "
+                   "the first process instead of starting another")
+      ->type_name("KEY");
   AddDuration(run_cmd, "--timeout", run_timeout_ms,
               "Stop waiting after this long (the command keeps running)", "none");
   run_cmd->add_option("command", run.command, "The command line (put it after --)")->required();

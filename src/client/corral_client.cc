@@ -49,9 +49,10 @@ Code CodeFor(int http_status) {
 
 }  // namespace
 
-base::Result<json::object> CorralClient::Call(std::string_view method, const std::string& target,
-                                              std::string_view body) {
-  auto response = http_.Send(method, target, body);
+base::Result<json::object> CorralClient::Call(
+    std::string_view method, const std::string& target, std::string_view body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  auto response = http_.Send(method, target, body, headers);
   if (!response.ok()) return response.status();
   boost::system::error_code ec;
   json::value v = json::parse(response->body, ec);
@@ -82,7 +83,11 @@ base::Result<json::object> CorralClient::Start(const StartArgs& args) {
     body["env"] = std::move(env);
   }
   if (args.background) body["background"] = true;
-  return Call("POST", std::string(kBase) + "start", json::serialize(body));
+  if (args.idempotency_key.empty()) {
+    return Call("POST", std::string(kBase) + "start", json::serialize(body));
+  }
+  return Call("POST", std::string(kBase) + "start", json::serialize(body),
+              {{"Idempotency-Key", args.idempotency_key}});
 }
 
 base::Result<json::object> CorralClient::List() { return Call("GET", std::string(kBase) + "list"); }

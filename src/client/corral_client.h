@@ -17,6 +17,7 @@ struct StartArgs {
   std::string workdir;  // empty: the server's default
   std::vector<std::pair<std::string, std::string>> env;
   bool background = false;
+  std::string idempotency_key;  // sent as Idempotency-Key when not empty
 };
 
 // The v0 API as calls. Each returns the server's JSON answer on success. On failure the Status
@@ -41,8 +42,9 @@ class CorralClient {
       const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline);
 
  private:
-  base::Result<boost::json::object> Call(std::string_view method, const std::string& target,
-                                         std::string_view body = {});
+  base::Result<boost::json::object> Call(
+      std::string_view method, const std::string& target, std::string_view body = {},
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
   HttpClient& http_;
 };
 

@@ -79,8 +79,9 @@ HttpClient::HttpClient(Endpoint endpoint, std::string token, std::string chat_id
 
 HttpClient::~HttpClient() = default;
 
-base::Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view target,
-                                            std::string_view body) {
+base::Result<HttpResponse> HttpClient::Send(
+    std::string_view method, std::string_view target, std::string_view body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   Connection& c = *connection_;
   const auto now = std::chrono::steady_clock::now();
   if (now - c.last_used > kMaxIdle) c.socket = std::monostate{};
@@ -119,6 +120,7 @@ base::Result<HttpResponse> HttpClient::Send(std::string_view method, std::string
     req.set(http::field::authorization, "Bearer " + token_);
   }
   if (!chat_id_.empty()) req.set("Coder-Chat-Id", chat_id_);
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.keep_alive(true);
   req.prepare_payload();
 

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -41,8 +43,10 @@ class HttpClient {
   // Sends one request and reads the answer. Errors: kUnavailable when no server answers at the
   // endpoint (the message says so and how to start one), kInternal when the exchange fails
   // midway.
-  base::Result<HttpResponse> Send(std::string_view method, std::string_view target,
-                                  std::string_view body = {});
+  // `headers` are added to the request (name, value).
+  base::Result<HttpResponse> Send(
+      std::string_view method, std::string_view target, std::string_view body = {},
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
 
   const Endpoint& endpoint() const { return endpoint_; }
 

@@ -60,7 +60,9 @@ json::array Tools() {
                       "background": {"type": "boolean",
                                      "description": "Return at once without waiting."},
                       "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                     "description": "How long to wait for the command to finish (default 10000). Does not kill it."}
+                                     "description": "How long to wait for the command to finish (default 10000). Does not kill it."},
+                      "key": {"type": "string", "minLength": 1, "maxLength": 255,
+                              "description": "Idempotency key: a retried call with the same key and arguments returns the first call's process instead of running the command again."}
                     },
                     "required": ["command"]
                   })")},
@@ -274,6 +276,7 @@ std::optional<std::string> McpServer::HandleLine(std::string_view line) {
         if (!bg->is_bool()) throw BadParams{"\"background\" must be a boolean"};
         start.background = bg->as_bool();
       }
+      start.idempotency_key = String(args, "key", false);
       const auto timeout = Milliseconds(args, "timeout_ms").value_or(kDefaultTimeoutMs);
       auto started = client_.Start(start);
       if (!started.ok()) return Reply(reply_id, ToolFailure(started.status()));

@@ -310,6 +310,9 @@ class HttpServer {
         // A ?wait=true may hold the request for minutes: no deadline while the router works.
         stream.expires_never();
         api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+        if (auto key = req.find("Idempotency-Key"); key != req.end()) {
+          request.idempotency_key = key->value();
+        }
         auto& raw = stream.socket();
         response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
         if (response.close) break;
