@@ -87,6 +87,8 @@ class Server {
 
   // SIGTERM, then waits for exit; returns the wait status.
   int Stop();
+  // SIGKILL, as an OOM kill or a crash would end it; waits for it. Its commands live on.
+  void Crash();
 
  private:
   pid_t pid_ = -1;
