@@ -73,6 +73,7 @@ bool RawConnection::Send(std::string_view bytes) {
 
 HttpResult RawConnection::ReadResponse(std::chrono::milliseconds timeout) {
   HttpResult r;
+  if (fd_ < 0) return r;  // never connected (the server is gone): nothing will come
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto fill = [&]() -> bool {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
