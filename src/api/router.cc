@@ -11,6 +11,7 @@
 #include "api/assets.h"
 #include "api/chat_id.h"
 #include "api/wire.h"
+#include "store/idempotency.h"
 
 namespace corral::api {
 namespace asio = boost::asio;
@@ -76,6 +77,17 @@ Response StartFailed(const base::Status& s) {
   return Error(500, "Failed to start process.", s.message());
 }
 
+// What decides "the same request" for an idempotent start: the decoded fields, defaults
+// applied (those this server does not take yet keep their defaults).
+store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
+  store::StartRequest r;
+  r.command = spec.command;
+  r.workdir = spec.workdir.value_or("");
+  for (const auto& [key, value] : spec.env) r.env[key] = value;
+  r.background = spec.background;
+  return r;
+}
+
 asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -123,10 +135,28 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
 }
 
 Response Router::Start(const Request& request, const std::string& chat) {
+  if (request.idempotency_key && !store::IsValidIdempotencyKey(*request.idempotency_key)) {
+    return Error(400, "Invalid Idempotency-Key.",
+                 "a key is 1 to " + std::to_string(store::kMaxIdempotencyKeyBytes) +
+                     " printable ASCII characters");
+  }
   auto decoded = DecodeStart(request.body);
   if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
   auto& spec = std::get<proc::StartSpec>(decoded);
   spec.chat_id = chat;
+  if (request.idempotency_key) {
+    // DESIGN §7.4: keys are per chat; the same decoded request replays the first answer.
+    spec.idempotency_key = std::string(*request.idempotency_key);
+    spec.request_digest = store::RequestDigest(IdempotentRequest(spec));
+    if (auto first = table_.FindByKey(chat, spec.idempotency_key)) {
+      if (first->request_digest() != spec.request_digest) {
+        return Error(422, "Idempotency key reused with a different request.");
+      }
+      Response replay = Json(200, EncodeStarted(*first));
+      replay.headers.emplace_back("Idempotent-Replayed", "true");
+      return replay;
+    }
+  }
   const auto spawn_began = std::chrono::steady_clock::now();
   auto started = table_.Start(spec);
   metrics_.SpawnTook(std::chrono::steady_clock::now() - spawn_began);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@ struct Request {
   std::string_view target;   // origin-form: path and query
   std::string_view chat_id;  // the Coder-Chat-Id header, raw
   std::string_view body;
+  std::optional<std::string_view> idempotency_key;  // the Idempotency-Key header, if sent
 };
 
 struct Response {

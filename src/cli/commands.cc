@@ -293,7 +293,8 @@ int Signal(const ClientOptions& c, const std::string& id, const std::string& sig
   return 0;
 }
 
-int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir) {
+int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,
+        const std::string& state_dir) {
   // Checked before anything starts; an embedded server has its own socket, so the default
   // one (and its directory's trust) does not matter then.
   ClientOptions checked_options = c;
@@ -304,6 +305,9 @@ int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir) {
   if (embedded) {
     server::ServeOptions serve;
     serve.workdir = workdir;
+    // A private server keeps nothing past itself unless told where to.
+    serve.state_dir = state_dir;
+    serve.ephemeral = state_dir.empty();
     auto started = EmbeddedServer::Start(serve);
     if (!started.ok()) return ServerFailed(started.status());
     own = std::move(*started);

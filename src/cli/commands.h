@@ -25,6 +25,7 @@ struct RunOptions {
   bool background = false;
   bool detach_on_interrupt = false;  // Ctrl-C leaves the command running instead of ending it
   std::optional<std::chrono::milliseconds> timeout;
+  std::string idempotency_key;  // sent as Idempotency-Key when not empty
 };
 
 // The exit statuses of `corral` that are not a command's own. Each subcommand returns one of
@@ -39,7 +40,9 @@ int Run(const ClientOptions& c, const RunOptions& run);
 int Ps(const ClientOptions& c, bool all, std::optional<int> limit);
 int Output(const ClientOptions& c, const std::string& id, bool wait);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
-// `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one.
-int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir);
+// `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one (ephemeral
+// unless given a state dir).
+int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,
+        const std::string& state_dir = {});
 
 }  // namespace corral::cli

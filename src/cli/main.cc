@@ -112,6 +112,14 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) 
       ->default_str("info");
   serve->add_flag("--log-commands", o.log_commands,
                   "Log each command's text when it starts (off: commands may hold secrets)");
+  serve
+      ->add_option("--state-dir", o.state_dir,
+                   "Where the journal of processes and their output spools are kept, so that a "
+                   "restarted server remembers them (default: $XDG_STATE_HOME/corral, else "
+                   "~/.local/state/corral)")
+      ->type_name("DIR");
+  serve->add_flag("--ephemeral", o.ephemeral,
+                  "Keep nothing on disk past the server (a private temporary state dir)");
 }
 
 void AddClientOptions(CLI::App& app, cli::ClientOptions& c) {
@@ -202,6 +210,11 @@ int main(int argc, char** argv) {
                     "Run a private in-process server instead of connecting to one");
   mcp_cmd->add_option("--workdir", mcp_workdir,
                       "With --embedded: the default working directory of commands");
+  std::string mcp_state_dir;
+  mcp_cmd
+      ->add_option("--state-dir", mcp_state_dir,
+                   "With --embedded: keep a journal and spools there (default: nothing kept)")
+      ->type_name("DIR");
 
   // The words after `run ... --` are the command's, exactly: CLI11 would read a word in
   // brackets as a list (`printf '[%s]'` would lose them), so it never sees them.
@@ -250,7 +263,7 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait);
     if (app.got_subcommand(signal_cmd)) return cli::Signal(client, id, signal);
-    if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir);
+    if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir, mcp_state_dir);
   } catch (const std::exception& e) {
     base::LogError(e.what());
     return app.got_subcommand("serve") ? 1 : cli::kCorralFailedExit;

@@ -55,6 +55,9 @@ class Process {
   std::int64_t exited_at_unix() const { return exited_at_unix_; }
   // Why it ended; nullopt while running.
   std::optional<EndedBy> ended_by() const;
+  // The Idempotency-Key it was started with (empty: none), and the digest of its request.
+  const std::string& idempotency_key() const { return idempotency_key_; }
+  const std::string& request_digest() const { return request_digest_; }
 
   // The output so far. Bytes that leftovers (`cmd &`) write after the process is done still
   // arrive here until the pipe's end of file.
@@ -73,7 +76,8 @@ class Process {
   std::int64_t started_at_unix_ = 0;
   std::int64_t exited_at_unix_ = 0;
 
-  pid_t pid_ = -1;                               // also the pgid: the shell leads its own group
+  pid_t pid_ = -1;  // also the pgid: the shell leads its own group; -1 when restored from the
+                    // journal (nothing of it is ours to signal)
   boost::asio::posix::stream_descriptor pidfd_;  // readable once the shell exits
   boost::asio::posix::stream_descriptor pipe_;   // the read end of stdout+stderr
   boost::asio::steady_timer grace_;              // the drain grace after the shell exited
@@ -90,6 +94,10 @@ class Process {
   std::optional<EndedBy> requested_end_;
   base::SteadyClock::time_point done_at_{};
   OutputBuffer output_;
+  // The journal (process_journal.cc).
+  std::string idempotency_key_;
+  std::string request_digest_;
+  std::uint64_t leader_start_time_ = 0;  // /proc/PID/stat field 22 of the shell
 };
 
 }  // namespace corral::proc

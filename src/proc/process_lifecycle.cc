@@ -91,6 +91,7 @@ void ProcessTable::Finish(const ProcessPtr& p) {
   p->done_ = true;
   ++generation_;
   p->done_at_ = base::SteadyClock::now();
+  JournalDone(*p);  // committed before anyone can see the done state
   sys::ReapExited(p->pidfd_.native_handle());
   leaders_.erase(p->pid_);
   boost::system::error_code ignored;
@@ -140,11 +141,13 @@ void ProcessTable::ForgetDue() {
     if (it == processes_.end()) continue;
     Process& p = *it->second;
     p.forgotten_ = true;
+    JournalForget(p);
     p.output_ = OutputBuffer();
     if (!p.lingering_ && pids_limit_) pids_limit_->Remove(id);
     processes_.erase(it);
   }
   ++generation_;
+  FlushJournal();
   ReleaseMemorySoon();
   ScheduleForget();
 }

@@ -42,8 +42,7 @@ void ProcessTable::ReapOrphans() {
   for (const auto& p : std::vector<ProcessPtr>(lingering_.begin(), lingering_.end())) {
     CheckLingering(p);
   }
-  if ((others_alive || !lingering_.empty()) &&
-      orphan_timer_.expiry() <= base::SteadyClock::now()) {
+  if ((others_alive || !lingering_.empty()) && orphan_timer_.expiry() <= base::SteadyClock::now()) {
     orphan_timer_.expires_after(kOrphanSweepBackup);
     orphan_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) ReapOrphans();

@@ -31,6 +31,8 @@ Status ProcessTable::Signal(const Process& process, int sig) {
 }
 
 Status ProcessTable::SignalCommand(const Process& p, int sig) {
+  // Restored from the journal: what was left of it was ended at recovery.
+  if (p.pid_ <= 0) return Status(Code::kFailedPrecondition, "not running");
   if (p.has_cgroup_) {
     // The cgroup holds every process of the command, whatever it did to its group or its
     // environment; the shell's zombie (not done yet) is no longer in it but counts as alive.
@@ -106,15 +108,15 @@ bool ProcessTable::Settled() {
   if (live_ != 0 || !sys::ListChildren().empty()) return false;
   if (cgroups_) return true;  // live_ counts every command whose cgroup is populated
   bool tagged = false;        // a daemon of ours that is not our child (its parent still lives)
-  sys::ForEachWithEnvironment(sys::ListDescendants(), kInstanceVariable,
-                              [&](pid_t, int, std::string_view value) {
-                                tagged |= value == instance_;
-                              });
+  sys::ForEachWithEnvironment(
+      sys::ListDescendants(), kInstanceVariable,
+      [&](pid_t, int, std::string_view value) { tagged |= value == instance_; });
   return !tagged;
 }
 
 asio::awaitable<void> ProcessTable::Shutdown() {
   closing_ = true;
+  if (!ending_.empty() || !ending_groups_.empty()) FinishEnding();  // recovery's, without grace
   for (const auto& [id, p] : processes_) {
     if (!p->done_) p->requested_end_ = EndedBy::kShutdown;
   }
@@ -149,6 +151,8 @@ void ProcessTable::StopWatching() {
   orphan_timer_.cancel();
   forget_timer_.cancel();
   trim_timer_.cancel();
+  sync_timer_.cancel();
+  ending_timer_.cancel();
 }
 
 }  // namespace corral::proc

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "sys/proc_stat.h"
 #include "sys/spawn.h"
 
 namespace corral::proc {
@@ -47,7 +48,9 @@ ProcessTable::ProcessTable(asio::any_io_executor ex, TableOptions options)
       orphan_timer_(ex),
       forget_timer_(ex),
       trim_timer_(ex),
-      scratch_(std::make_unique<char[]>(kReadChunk)) {
+      scratch_(std::make_unique<char[]>(kReadChunk)),
+      sync_timer_(ex),
+      ending_timer_(ex) {
   if (auto ec = sys::BecomeChildSubreaper()) {
     base::LogWarning("cannot become child subreaper (" + ec.message() +
                      "): orphans of commands will be reaped by init, not by corral");
@@ -172,6 +175,10 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->started_at_unix_ = base::UnixNow();
   p->pid_ = child.pid;
   p->has_cgroup_ = cgroups_ != nullptr;
+  p->idempotency_key_ = spec.idempotency_key;
+  p->request_digest_ = spec.request_digest;
+  // Our unreaped child: its pid cannot have been reused yet.
+  p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);
   boost::system::error_code ec;
   p->pidfd_.assign(child.pidfd.get(), ec);
   if (!ec) child.pidfd.release();
@@ -194,6 +201,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   ++live_;
   WatchExit(p);
   WatchOutput(p);
+  JournalStart(*p);  // committed before the start is answered
   if (options_.on_start) options_.on_start(*p);
   return std::shared_ptr<const Process>(p);
 }

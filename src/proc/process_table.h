@@ -17,9 +17,11 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "proc/defaults.h"
 #include "proc/process.h"
 #include "proc/retention.h"
+#include "store/journal.h"
 #include "sys/cgroup.h"
 #include "sys/pids_limit.h"
 #include "sys/spawn.h"
@@ -47,6 +49,9 @@ struct TableOptions {
   // and `ended_by` set), on the loop thread.
   std::function<void(const Process&)> on_start;
   std::function<void(const Process&)> on_done;
+  // The journal of every process (DESIGN §7.4), owned by the caller and outliving the table;
+  // null: nothing is journaled (`serve --ephemeral`, unit tests). See process_journal.cc.
+  store::Journal* journal = nullptr;
 };
 
 struct StartSpec {
@@ -55,6 +60,10 @@ struct StartSpec {
   std::vector<std::pair<std::string, std::string>> env;  // applied over the base environment
   bool background = false;
   std::string chat_id;  // canonical chat UUID; empty for none
+  // An idempotent start (DESIGN §7.4): the Idempotency-Key and store::RequestDigest of the
+  // decoded request; empty without a key. The caller looks the key up first (FindByKey).
+  std::string idempotency_key;
+  std::string request_digest;
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -70,7 +79,8 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 //
 // Its code is split by concern: process_table.cc (starting, finding, listing),
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
-// escapees, shutdown), process_reaping.cc (orphans).
+// escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
+// recovery, idempotency keys).
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -84,6 +94,18 @@ class ProcessTable {
 
   // The process with this id, or null. Chat visibility is the caller's concern.
   std::shared_ptr<const Process> Find(std::string_view id) const;
+
+  // Restart recovery (DESIGN §7.4; process_journal.cc). Loads the journal: done processes come
+  // back as they were reported (output empty), with their retention running to the same
+  // wall-clock time; what a dead server left running is ended and reported `lost` (exit_code
+  // -1), and everything else its dead instances started is ended too; a process not provably
+  // theirs is never signalled. Committed before it returns. REQUIRES: called once, before the
+  // first Start. Without a journal, does nothing. Errors: the journal's, when it cannot be read.
+  base::Status Recover();
+  // The remembered process of `chat_id` (empty: no chat) started with Idempotency-Key `key`.
+  std::shared_ptr<const Process> FindByKey(std::string_view chat_id, std::string_view key) const;
+  // Processes Recover() reported `lost`.
+  std::size_t lost() const { return lost_; }
 
   // Processes visible to `chat_id` (all when empty): running first, then newest first.
   std::vector<std::shared_ptr<const Process>> List(std::string_view chat_id) const;
@@ -157,11 +179,22 @@ class ProcessTable {
   void WatchSigchld();
   void ReapOrphans();
 
+  // The journal (process_journal.cc). Each is a no-op without one, except the key index.
+  void JournalStart(const Process& p);
+  void JournalDone(const Process& p);
+  void JournalForget(const Process& p);
+  // Commits what is queued, and arranges the sync that bounds what a power loss may cost.
+  void FlushJournal();
+  void Restore(const store::ProcessRecord& row, std::int64_t now_ms);
+  // Recovery: ends what the dead instances left, SIGTERM now and SIGKILL after the grace.
+  void EndDeadInstances(const std::vector<store::ProcessRecord>& rows);
+  void FinishEnding();
+
   boost::asio::any_io_executor ex_;
   TableOptions options_;
   std::string instance_;  // this server run's id, kInstanceVariable in every command
   std::unordered_map<std::string, ProcessPtr> processes_;
-  std::unordered_set<pid_t> leaders_;  // shells not yet reaped: the orphan sweep leaves them
+  std::unordered_set<pid_t> leaders_;         // shells not yet reaped: the orphan sweep leaves them
   std::unordered_set<ProcessPtr> lingering_;  // done, but something of them may still live
   Retention retention_;
   std::size_t live_ = 0;
@@ -173,11 +206,26 @@ class ProcessTable {
   boost::asio::signal_set sigchld_;
   boost::asio::steady_timer orphan_timer_;  // backs up SIGCHLD, which /proc reads can race
   boost::asio::steady_timer forget_timer_;
-  boost::asio::steady_timer trim_timer_;  // returns freed memory to the system, rate-limited
-  std::unique_ptr<char[]> scratch_;       // one read buffer for every pipe: the loop is serial
-  std::unique_ptr<sys::CgroupTree> cgroups_;    // null: no cgroup v2 tracking here
+  boost::asio::steady_timer trim_timer_;      // returns freed memory to the system, rate-limited
+  std::unique_ptr<char[]> scratch_;           // one read buffer for every pipe: the loop is serial
+  std::unique_ptr<sys::CgroupTree> cgroups_;  // null: no cgroup v2 tracking here
   std::unique_ptr<sys::PidsLimit> pids_limit_;  // the v1 pids limit, where v2 has no controller
   int task_limit_ = 0;
+
+  // The journal (process_journal.cc).
+  std::map<std::pair<std::string, std::string>, std::string> keys_;  // (chat, key) -> id
+  boost::asio::steady_timer sync_timer_;    // Journal::Sync() a sync interval after a commit
+  boost::asio::steady_timer ending_timer_;  // recovery: SIGKILL after the shutdown grace
+  std::vector<base::UniqueFd> ending_;      // recovery: pidfds of what a dead instance left
+  struct EndingGroup {
+    base::UniqueFd pidfd;  // the leader, proven by its start time
+    pid_t pid;
+    pid_t pgid;
+  };
+  std::vector<EndingGroup> ending_groups_;
+  std::vector<std::string> dead_cgroups_;  // recovery: corral-<dead instance> dirs to remove
+  int cgroup_remove_tries_ = 0;
+  std::size_t lost_ = 0;
 };
 
 }  // namespace corral::proc

@@ -18,8 +18,8 @@ struct ServeOptions {
   // addressed to, and origins besides the server's own that they may come from.
   std::vector<std::string> allow_hosts;
   std::vector<std::string> allow_origins;
-  std::string workdir;              // default working directory of commands
-  std::string env_file;             // KEY=VALUE lines, or an executable that prints them
+  std::string workdir;   // default working directory of commands
+  std::string env_file;  // KEY=VALUE lines, or an executable that prints them
   std::chrono::milliseconds drain_grace = proc::kDrainGrace;
   std::chrono::milliseconds shutdown_grace = proc::kShutdownGrace;
   std::chrono::milliseconds retention = proc::kDoneRetention;  // done processes are then forgotten
@@ -33,6 +33,11 @@ struct ServeOptions {
   int max_tasks_per_command = 0;
   bool announce = true;       // print "listening on ADDR" lines on stdout
   bool log_commands = false;  // command text in process_start log lines (it may hold secrets)
+  // The state directory (DESIGN §7.4): the journal and the spools. Empty: the default,
+  // store::DefaultStateDir(). `ephemeral`: a private temporary directory removed at exit and no
+  // journal, so nothing survives the server; both set is a usage error.
+  std::string state_dir;
+  bool ephemeral = false;
 };
 
 // Runs `corral serve` until SIGTERM, SIGINT or SIGHUP; returns the process exit code. `on_ready`,

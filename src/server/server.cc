@@ -19,6 +19,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <list>
@@ -33,9 +34,11 @@
 #include "server/options.h"
 #include "server/origin.h"
 #include "server/socket_file.h"
-#include "sys/nofile_limit.h"
 #include "server/systemd.h"
 #include "server/telemetry.h"
+#include "store/journal.h"
+#include "store/state_dir.h"
+#include "sys/nofile_limit.h"
 
 namespace corral::server {
 namespace {
@@ -368,6 +371,9 @@ class HttpServer {
       stream.expires_never();
       const api::Route route = api::ParseRoute(req.method_string(), req.target());
       api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+      if (auto key = req.find("Idempotency-Key"); key != req.end()) {
+        request.idempotency_key = key->value();
+      }
       auto& raw = stream.socket();
       api::Response response =
           co_await router_.Handle(request, route, [&raw] { return PeerGone(raw); });
@@ -478,9 +484,39 @@ bool BindTcp(const ListenAddress& a, tcp::acceptor& acceptor, std::string& print
   return true;
 }
 
+// The directory `serve --ephemeral` keeps its spools in: made private, removed at exit.
+class EphemeralDir {
+ public:
+  EphemeralDir() = default;
+  EphemeralDir(const EphemeralDir&) = delete;
+  EphemeralDir& operator=(const EphemeralDir&) = delete;
+  ~EphemeralDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  // Makes the directory (mode 0700, in $TMPDIR or /tmp); false with `error` set if it cannot.
+  bool Make(std::string& error) {
+    std::string path = (std::filesystem::temp_directory_path() / "corral-state-XXXXXX").string();
+    if (::mkdtemp(path.data()) == nullptr) {
+      error = "cannot create a temporary state dir: " + std::string(std::strerror(errno));
+      return false;
+    }
+    path_ = std::move(path);
+    return true;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
 
 int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
+  if (options.ephemeral && !options.state_dir.empty()) {  // usage errors before anything else
+    base::LogError("--ephemeral and --state-dir exclude each other");
+    return 2;
+  }
   ReserveStdio();
   ::signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error code, not a death
   const std::optional<std::string> env_token = TakeTokenFromEnvironment();
@@ -546,12 +582,46 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     base::LogInfo("TCP clients must send the token from " + where + " as a bearer token");
   }
 
+  // The state dir, locked for our whole life, and its journal (DESIGN §7.4).
+  EphemeralDir ephemeral;
+  std::string state_path = options.state_dir;
+  if (options.ephemeral) {
+    std::string error;
+    if (!ephemeral.Make(error)) {
+      base::LogError(error);
+      return 1;
+    }
+    state_path = ephemeral.path();
+  } else if (state_path.empty()) {
+    auto fallback = store::DefaultStateDir();
+    if (!fallback.ok()) {
+      base::LogError(fallback.status().message());
+      return 1;
+    }
+    state_path = *fallback;
+  }
+  auto state_dir = store::StateDir::Open(state_path);
+  if (!state_dir.ok()) {
+    base::LogError(state_dir.status().message());
+    return 1;
+  }
+  std::unique_ptr<store::Journal> journal;
+  if (!options.ephemeral) {
+    auto opened = store::Journal::Open(state_dir->journal_path());
+    if (!opened.ok()) {
+      base::LogError(opened.status().message());
+      return 1;
+    }
+    journal = std::move(*opened);
+  }
+
   asio::io_context ioc(1);
   // Caught from here on (a signal that comes before the wait below is queued), so a stop
   // request right after "listening on" is graceful too. SIGHUP as well: a closed terminal or a
   // supervisor's hang-up must end commands as SIGTERM does, not kill the server and orphan them.
   asio::signal_set stop_signals(ioc, SIGTERM, SIGINT, SIGHUP);
   proc::TableOptions table_options;
+  table_options.journal = journal.get();
   table_options.default_workdir = options.workdir;
   table_options.base_env = BaseEnvironment(options.env_file);
   table_options.base_env.erase("NOTIFY_SOCKET");  // systemd's channel is ours, not the commands'
@@ -566,6 +636,11 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   api::Metrics metrics;
   ObserveProcesses(table_options, metrics, options.log_commands);
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
+  // Before anything listens: every process a dead server left is `lost` by the first answer.
+  if (base::Status recovered = table.Recover(); !recovered.ok()) {
+    base::LogError("cannot read the journal in " + state_dir->path() + ": " + recovered.message());
+    return 1;
+  }
 
   HttpServer* server_ptr = nullptr;
   api::Router router(

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -84,6 +85,7 @@ bool RawConnection::Send(std::string_view bytes) {
 
 HttpResult RawConnection::ReadResponse(std::chrono::milliseconds timeout) {
   HttpResult r;
+  if (fd_ < 0) return r;  // never connected (the server is gone): nothing will come
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto fill = [&]() -> bool {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -153,6 +155,11 @@ Server::Server(Options options) {
     args.insert(args.end(), {"--listen", "127.0.0.1:0", "--no-auth"});
   }
   args.insert(args.end(), options.args.begin(), options.args.end());
+  // Tests never share or litter a state dir: nothing is kept unless a test asks for a dir.
+  if (std::find(args.begin(), args.end(), "--state-dir") == args.end() &&
+      std::find(args.begin(), args.end(), "--ephemeral") == args.end()) {
+    args.push_back("--ephemeral");
+  }
 
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -230,6 +237,14 @@ int Server::Stop(int signal) {
   pid_ = -1;
   ADD_FAILURE() << "server did not stop within 30 s of signal " << signal;
   return status;
+}
+
+void Server::Crash() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
 }
 
 HttpResult Server::Request(const std::string& method, const std::string& target,

@@ -51,7 +51,8 @@ class RawConnection {
 class Server {
  public:
   struct Options {
-    std::vector<std::string> args;           // after `serve`
+    std::vector<std::string> args;           // after `serve`; --ephemeral is added unless they name
+                                             // --state-dir or --ephemeral
     std::map<std::string, std::string> env;  // added to the server's environment
     bool tcp_no_auth = true;                 // add --listen 127.0.0.1:0 --no-auth
   };
@@ -90,6 +91,8 @@ class Server {
 
   // Sends `signal` (SIGTERM by default), then waits for exit; returns the wait status.
   int Stop(int signal = SIGTERM);
+  // SIGKILL, as an OOM kill or a crash would end it; waits for it. Its commands live on.
+  void Crash();
 
  private:
   pid_t pid_ = -1;
