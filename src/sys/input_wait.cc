@@ -1,5 +1,6 @@
 #include "sys/input_wait.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -162,33 +163,31 @@ struct Probe {
     return std::from_chars(line.data(), line.data() + line.size(), value, 16).ec == std::errc{};
   }
 
-  // True if the thread is blocked in a system call waiting for the input. `known_asleep`: its
-  // state was just read as S; otherwise it is read here after a match (a thread stopped while
-  // reading still shows the read in /proc/PID/syscall).
-  bool WaitsForInput(bool known_asleep) const {
+  // True if `call`, the system call the thread is blocked in, waits for the input.
+  bool Waits(const Syscall& call) const {
+    switch (KindOf(call.nr)) {
+      case Kind::kRead:
+        return IsInput(call.args[0]);
+      case Kind::kPoll:
+        return PollsInput(call.args[0], call.args[1]);
+      case Kind::kSelect:
+        return SelectsInput(call.args[0], call.args[1]);
+      case Kind::kEpoll:
+        return EpollWatchesInput(call.args[0]);
+      case Kind::kOther:
+        return false;
+    }
+    return false;
+  }
+
+  // For a thread of a multi-threaded process: its syscall, then (after a match) its state, as
+  // a thread stopped while reading still shows the read in /proc/PID/task/TID/syscall.
+  bool ThreadWaits() const {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, tid);
     if (!ReadProcFile(path, text)) return false;
     auto call = ParseSyscall(text);
-    if (!call) return false;
-    bool match = false;
-    switch (KindOf(call->nr)) {
-      case Kind::kRead:
-        match = IsInput(call->args[0]);
-        break;
-      case Kind::kPoll:
-        match = PollsInput(call->args[0], call->args[1]);
-        break;
-      case Kind::kSelect:
-        match = SelectsInput(call->args[0], call->args[1]);
-        break;
-      case Kind::kEpoll:
-        match = EpollWatchesInput(call->args[0]);
-        break;
-      case Kind::kOther:
-        break;
-    }
-    if (!match || known_asleep) return match;
+    if (!call || !Waits(*call)) return false;
     auto stat = ReadProcStat(pid, text, tid);
     return stat && stat->state == 'S';
   }
@@ -202,20 +201,46 @@ std::optional<FileIdentity> IdentityOf(int fd) {
   return FileIdentity{st.st_dev, st.st_ino, S_ISCHR(st.st_mode) && ::isatty(fd) == 1};
 }
 
-bool ProcessWaitsForInput(pid_t pid, const FileIdentity& input) {
-  std::string text;
-  auto stat = ReadProcStat(pid, text);
+InputWaitProbe::InputWaitProbe(pid_t pid) : pid_(pid) {
+  if (pid <= 0) return;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  stat_.reset(::open(path, O_RDONLY | O_CLOEXEC));
+}
+
+bool InputWaitProbe::OpenSyscall() {
+  if (syscall_) return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/syscall", pid_);
+  syscall_.reset(::open(path, O_RDONLY | O_CLOEXEC));
+  // A pid is not reused before its process is reaped: if our stat file still reads, the
+  // process was alive after the open, so the file just opened is its own, not a stranger's.
+  if (syscall_ && !RereadProcFile(stat_.get(), text_)) syscall_.reset();
+  return static_cast<bool>(syscall_);
+}
+
+bool InputWaitProbe::WaitsForInput(const FileIdentity& input) {
+  if (!valid() || !RereadProcFile(stat_.get(), text_)) return false;
+  auto stat = ParseProcStat(text_);
   if (!stat) return false;
   if (stat->num_threads <= 1) {
-    // The common case, cheapest: the thread is the process, whose state we have.
-    return stat->state == 'S' && Probe{pid, pid, input, text}.WaitsForInput(true);
+    // The common case, and the cheapest: the one thread is the process, whose state we have.
+    if (stat->state != 'S' || !OpenSyscall() || !RereadProcFile(syscall_.get(), text_)) {
+      return false;
+    }
+    auto call = ParseSyscall(text_);
+    return call && Probe{pid_, pid_, input, text_}.Waits(*call);
   }
   std::vector<pid_t> tids;
-  if (!ListThreads(pid, tids)) return false;
+  if (!ListThreads(pid_, tids)) return false;
   for (pid_t tid : tids) {
-    if (Probe{pid, tid, input, text}.WaitsForInput(false)) return true;
+    if (Probe{pid_, tid, input, text_}.ThreadWaits()) return true;
   }
   return false;
+}
+
+bool ProcessWaitsForInput(pid_t pid, const FileIdentity& input) {
+  return InputWaitProbe(pid).WaitsForInput(input);
 }
 
 bool WaitingForInput(std::span<const pid_t> candidates, const FileIdentity& input) {

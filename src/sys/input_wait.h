@@ -4,6 +4,9 @@
 
 #include <optional>
 #include <span>
+#include <string>
+
+#include "base/unique_fd.h"
 
 namespace corral::sys {
 
@@ -43,10 +46,34 @@ std::optional<FileIdentity> IdentityOf(int fd);
 //
 // A snapshot: the answer may change right after. Cost: one read of /proc/PID/stat for a
 // running process; one more of /proc/PID/syscall for a sleeping single-threaded one; for a
-// multi-threaded one, a listing of its tasks and one read per thread. A match costs one stat
-// per candidate descriptor (one read of fdinfo for epoll). Callers that show the value often
-// may keep each process's answer for a short while and ask again only for the stale ones.
+// multi-threaded one, a listing of its tasks and one read of /proc/PID/task/TID/syscall per
+// thread. A match costs one stat per candidate descriptor (one read of fdinfo for epoll), and
+// one read of the thread's stat. InputWaitProbe keeps the files open between probes.
 bool ProcessWaitsForInput(pid_t pid, const FileIdentity& input);
+
+// ProcessWaitsForInput for one process probed again and again, with its /proc/PID/stat and
+// (once it is first seen asleep) /proc/PID/syscall kept open, two descriptors: a probe then
+// costs one pread of each instead of an open, a read and a close (about three times less). Keep one
+// per process of a command for as long as it runs. The files refer to the process that was `pid` at
+// construction: once it is gone, WaitsForInput is false for good, even if its pid is reused.
+class InputWaitProbe {
+ public:
+  explicit InputWaitProbe(pid_t pid);
+
+  pid_t pid() const { return pid_; }
+  // False if the process was gone at construction (or its stat could not be opened, EMFILE
+  // included): WaitsForInput is then always false.
+  bool valid() const { return static_cast<bool>(stat_); }
+  bool WaitsForInput(const FileIdentity& input);
+
+ private:
+  bool OpenSyscall();
+
+  pid_t pid_;
+  base::UniqueFd stat_;
+  base::UniqueFd syscall_;
+  std::string text_;  // reused between probes
+};
 
 // True if any of `candidates` waits for input from `input` (ProcessWaitsForInput). The
 // candidates are, for a terminal, the members of its foreground process group (GroupMembers

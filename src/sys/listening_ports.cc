@@ -1,16 +1,25 @@
 #include "sys/listening_ports.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "base/unique_fd.h"
 #include "sys/proc_stat.h"
 
 namespace corral::sys {
@@ -20,6 +29,9 @@ namespace {
 constexpr std::string_view kListenState = "0A";
 
 using Inode = std::uint64_t;
+
+// For the /proc tables' layout and the netlink dump alike.
+static_assert(TCP_LISTEN == 10);
 
 // Appends the inodes of the sockets `pid` holds open.
 void AppendSocketInodes(pid_t pid, std::vector<Inode>& out) {
@@ -81,42 +93,102 @@ void AppendListeners(std::string_view table, std::vector<std::pair<Inode, std::u
   }
 }
 
+// Appends (inode, port) for every TCP socket of `family` listening in our own network
+// namespace, from a NETLINK_SOCK_DIAG dump; false if netlink fails (the caller falls back).
+bool AppendOwnListeners(int family, std::vector<std::pair<Inode, std::uint16_t>>& out) {
+  base::UniqueFd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!sock) return false;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.request.sdiag_family = static_cast<std::uint8_t>(family);
+  message.request.sdiag_protocol = IPPROTO_TCP;
+  message.request.idiag_states = 1u << TCP_LISTEN;
+  if (::send(sock.get(), &message, sizeof message, 0) != sizeof message) return false;
+  const std::size_t start = out.size();
+  alignas(nlmsghdr) char buffer[16384];
+  for (;;) {
+    ssize_t n = ::recv(sock.get(), buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    int left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, left);
+         h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == NLMSG_DONE) return true;
+      if (h->nlmsg_type == NLMSG_ERROR) break;
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
+      const auto* socket = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+      out.emplace_back(socket->idiag_inode, ntohs(socket->id.idiag_sport));
+    }
+  }
+  out.resize(start);  // an error or a cut-off dump: what came is not the whole truth
+  return false;
+}
+
+// The (dev, inode) of a network namespace, from /proc/PID/ns/net ("self" for ours).
+std::optional<std::pair<std::uint64_t, std::uint64_t>> NetworkNamespace(const char* pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%s/ns/net", pid);
+  struct stat ns {};
+  if (::stat(path, &ns) != 0) return std::nullopt;
+  return std::pair<std::uint64_t, std::uint64_t>{ns.st_dev, ns.st_ino};
+}
+
 }  // namespace
 
-std::vector<std::uint16_t> ListeningPorts(std::span<const pid_t> pids) {
+void TcpListeners::ReadNamespaceOf(pid_t pid) {
+  const std::string pid_text = std::to_string(pid);
+  const auto ns = NetworkNamespace(pid_text.c_str());
+  if (!ns ||
+      std::find(namespaces_read_.begin(), namespaces_read_.end(), *ns) != namespaces_read_.end()) {
+    return;
+  }
+  namespaces_read_.push_back(*ns);
+  const std::size_t before = listeners_.size();
+  bool done = false;
+  if (ns == NetworkNamespace("self")) {
+    done = AppendOwnListeners(AF_INET, listeners_);
+    if (done && !AppendOwnListeners(AF_INET6, listeners_)) {
+      listeners_.resize(before);
+      done = false;
+    }
+  }
+  if (!done) {
+    std::string table;
+    for (const char* file : {"tcp", "tcp6"}) {
+      const std::string path = "/proc/" + pid_text + "/net/" + file;
+      if (ReadProcFile(path.c_str(), table)) AppendListeners(table, listeners_);
+    }
+  }
+  std::sort(listeners_.begin(), listeners_.end());
+}
+
+std::vector<std::uint16_t> TcpListeners::PortsOf(std::span<const pid_t> pids) {
   std::vector<std::uint16_t> ports;
   std::vector<Inode> sockets;
-  std::vector<std::pair<dev_t, ino_t>> namespaces_read;
-  std::vector<std::pair<Inode, std::uint16_t>> listeners;
-  std::string table;
   for (pid_t pid : pids) {
     sockets.clear();
     AppendSocketInodes(pid, sockets);
     if (sockets.empty()) continue;
-    // The listeners of this process's network namespace, read once per namespace.
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
-    struct stat ns {};
-    if (::stat(path, &ns) != 0) continue;
-    const std::pair<dev_t, ino_t> ns_id{ns.st_dev, ns.st_ino};
-    if (std::find(namespaces_read.begin(), namespaces_read.end(), ns_id) == namespaces_read.end()) {
-      namespaces_read.push_back(ns_id);
-      for (const char* file : {"tcp", "tcp6"}) {
-        std::snprintf(path, sizeof path, "/proc/%d/net/%s", pid, file);
-        if (ReadProcFile(path, table)) AppendListeners(table, listeners);
-      }
-      std::sort(listeners.begin(), listeners.end());
-    }
+    ReadNamespaceOf(pid);
     // Socket inodes are unique across namespaces (one sockfs), so one list serves them all.
     for (Inode inode : sockets) {
-      auto it =
-          std::lower_bound(listeners.begin(), listeners.end(), std::pair{inode, std::uint16_t{0}});
-      if (it != listeners.end() && it->first == inode) ports.push_back(it->second);
+      auto it = std::lower_bound(listeners_.begin(), listeners_.end(),
+                                 std::pair<Inode, std::uint16_t>{inode, 0});
+      for (; it != listeners_.end() && it->first == inode; ++it) ports.push_back(it->second);
     }
   }
   std::sort(ports.begin(), ports.end());
   ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
   return ports;
+}
+
+std::vector<std::uint16_t> ListeningPorts(std::span<const pid_t> pids) {
+  return TcpListeners().PortsOf(pids);
 }
 
 }  // namespace corral::sys

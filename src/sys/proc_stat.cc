@@ -47,14 +47,19 @@ std::vector<pid_t> ParsePids(std::string_view text) {
 bool ReadProcFile(const char* path, std::string& out) {
   out.clear();
   base::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd) return false;
+  return fd && RereadProcFile(fd.get(), out);
+}
+
+bool RereadProcFile(int fd, std::string& out) {
+  out.clear();
   if (out.capacity() < 4096) out.reserve(4096);
   for (;;) {
-    // Read straight into the string's spare room, growing it when full.
+    // Read straight into the string's spare room, growing it when full. pread from the start:
+    // /proc files are generated anew when read from offset 0.
     const std::size_t used = out.size();
     if (out.capacity() - used < 1024) out.reserve(out.capacity() * 2);
     out.resize(out.capacity());
-    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
+    ssize_t n = ::pread(fd, out.data() + used, out.size() - used, static_cast<off_t>(used));
     if (n < 0 && errno == EINTR) {
       out.resize(used);
       continue;

@@ -17,6 +17,11 @@ namespace corral::sys {
 // EACCES without ptrace access to it.
 bool ReadProcFile(const char* path, std::string& out);
 
+// Reads the whole of the /proc file open at `fd` again, from its start, into `out`: a file kept
+// open is read anew with one system call instead of three. A file of /proc/PID refers to that
+// process for good: once it is gone, this fails (ESRCH) even if its pid was reused.
+bool RereadProcFile(int fd, std::string& out);
+
 // The fields of /proc/PID/stat that Corral uses (proc(5) numbers them from 1).
 struct ProcStat {
   char state = '?';              // 3: R running, S sleeping, D disk sleep, T stopped, Z zombie...

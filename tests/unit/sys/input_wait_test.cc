@@ -176,6 +176,30 @@ TEST(WaitingForInput, NotWhileStoppedAndAgainWhenContinued) {
   EXPECT_TRUE(Eventually([&] { return run.Waiting(); }));
 }
 
+TEST(InputWaitProbe, AKeptProbeFollowsItsProcessUntilItIsGone) {
+  OnPipe run({"cat"});
+  InputWaitProbe probe(run.pid());
+  ASSERT_TRUE(probe.valid());
+  ASSERT_TRUE(Eventually([&] { return probe.WaitsForInput(run.input); }));
+  // Given a line, cat copies it and reads again: the same probe sees each wait.
+  for (int i = 0; i < 3; ++i) {
+    run.Send("line\n");
+    ASSERT_EQ(ReadUntilContains(run.out.read.get(), "line\n"), "line\n");
+    ASSERT_TRUE(Eventually([&] { return probe.WaitsForInput(run.input); }));
+  }
+  run.in.write.reset();
+  ASSERT_EQ(run.process->Wait(), 0);
+  EXPECT_FALSE(probe.WaitsForInput(run.input));
+  EXPECT_FALSE(InputWaitProbe(run.pid()).valid());
+}
+
+TEST(InputWaitProbe, AKeptProbeNeverSeesABusyProcessWaiting) {
+  OnPipe run({"sh", "-c", "while :; do :; done"});
+  InputWaitProbe probe(run.pid());
+  ASSERT_TRUE(Eventually([&] { return ReadProcStat(run.pid())->state == 'R'; }));
+  for (int i = 0; i < kSamples; ++i) EXPECT_FALSE(probe.WaitsForInput(run.input));
+}
+
 TEST(WaitingForInput, FalseForProcessesThatAreGone) {
   const pid_t gone[] = {0, -1, 999999999};
   EXPECT_FALSE(WaitingForInput(gone, FileIdentity{1, 1}));

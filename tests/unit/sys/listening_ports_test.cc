@@ -152,6 +152,44 @@ TEST(ListeningPorts, SortedWithoutDuplicatesWhenProcessesShareSockets) {
   EXPECT_EQ(ListeningPortsOf(tree), ports);
 }
 
+TEST(ListeningPorts, InAnotherNetworkNamespace) {
+  // Read from that namespace's /proc/PID/net tables, not from our netlink.
+  Pipe out;
+  TestProcess python({"unshare", "--net", "python3", "-u", "-c",
+                      "import socket, time\n"
+                      "s = socket.socket(); s.bind(('0.0.0.0', 0)); s.listen()\n"
+                      "print('port', s.getsockname()[1])\n"
+                      "time.sleep(100)\n"},
+                     {.stdout_fd = out.write.get()});
+  out.write.reset();
+  const std::string line = ReadUntilContains(out.read.get(), "\n");
+  if (line.empty() && WEXITSTATUS(python.Wait()) != 0) {
+    GTEST_SKIP() << "no network namespace can be made here (unshare --net failed)";
+  }
+  unsigned port = 0;
+  ASSERT_EQ(std::sscanf(line.c_str(), "port %u", &port), 1) << line;
+  EXPECT_EQ(ListeningPortsOf(python.pid()), Ports{static_cast<std::uint16_t>(port)});
+}
+
+TEST(ListeningPorts, OneSnapshotServesManyCommands) {
+  Python a(
+      "import socket, time\n"
+      "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+      "print('port', s.getsockname()[1])\n"
+      "time.sleep(100)\n");
+  Python b(
+      "import socket, time\n"
+      "s = socket.socket(socket.AF_INET6); s.bind(('::', 0)); s.listen()\n"
+      "print('port', s.getsockname()[1])\n"
+      "time.sleep(100)\n");
+  const Ports port_a = a.Numbers("port");
+  const Ports port_b = b.Numbers("port");
+  TcpListeners listeners;
+  const pid_t pid_a = a.pid(), pid_b = b.pid();
+  EXPECT_EQ(listeners.PortsOf(std::span<const pid_t>(&pid_a, 1)), port_a);
+  EXPECT_EQ(listeners.PortsOf(std::span<const pid_t>(&pid_b, 1)), port_b);
+}
+
 TEST(ListeningPorts, EmptyForNoSocketsAndForProcessesThatAreGone) {
   TestProcess sleeper({"sleep", "100"}, {});
   EXPECT_EQ(ListeningPortsOf(sleeper.pid()), Ports{});
