@@ -53,9 +53,10 @@ bool ProcessWaitsForInput(pid_t pid, const FileIdentity& input);
 
 // ProcessWaitsForInput for one process probed again and again, with its /proc/PID/stat and
 // (once it is first seen asleep) /proc/PID/syscall kept open, two descriptors: a probe then
-// costs one pread of each instead of an open, a read and a close (about three times less). Keep one
-// per process of a command for as long as it runs. The files refer to the process that was `pid` at
-// construction: once it is gone, WaitsForInput is false for good, even if its pid is reused.
+// costs one pread of each instead of an open, a read and a close (about three times less).
+// Keep one per process of a command for as long as it runs. The files refer to the process
+// that was `pid` at construction: once it is gone, WaitsForInput is false for good, even if
+// its pid is reused.
 class InputWaitProbe {
  public:
   explicit InputWaitProbe(pid_t pid);

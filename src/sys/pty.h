@@ -25,7 +25,8 @@ struct Pty {
   // then fails with EIO, not 0: the caller must treat EIO as end of file. Until the server's
   // own `slave` is closed, no EIO ever comes: close it right after the spawn.
   base::UniqueFd master;
-  // Close-on-exec, opened without making it our controlling terminal (O_NOCTTY).
+  // Close-on-exec, opened without making it our controlling terminal (O_NOCTTY). Take its
+  // IdentityOf (sys/input_wait.h), the input that WaitingForInput looks for, before closing it.
   base::UniqueFd slave;
   std::string slave_path;  // "/dev/pts/N"
 };
