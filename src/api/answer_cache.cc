@@ -2,8 +2,7 @@
 
 namespace corral::api {
 
-std::shared_ptr<const std::string> AnswerCache::Get(const std::string& key,
-                                                    std::uint64_t version) {
+std::shared_ptr<const std::string> AnswerCache::Get(const std::string& key, std::uint64_t version) {
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
   if (it->second->version != version) {

@@ -20,8 +20,7 @@ class AnswerCache {
   std::shared_ptr<const std::string> Get(const std::string& key, std::uint64_t version);
   // Caches `value` for `key` at `version`, replacing what was there. A value larger than the
   // whole bound is not kept.
-  void Put(const std::string& key, std::uint64_t version,
-           std::shared_ptr<const std::string> value);
+  void Put(const std::string& key, std::uint64_t version, std::shared_ptr<const std::string> value);
 
   std::size_t bytes() const { return bytes_; }
   std::size_t size() const { return index_.size(); }

@@ -56,7 +56,8 @@ void ObserveProcesses(proc::TableOptions& options, api::Metrics& metrics, bool l
     }
   };
   options.on_done = [&metrics](const proc::Process& p) {
-    const std::string_view ended_by = proc::EndedByName(p.ended_by().value_or(proc::EndedBy::kExit));
+    const std::string_view ended_by =
+        proc::EndedByName(p.ended_by().value_or(proc::EndedBy::kExit));
     metrics.ProcessDone(ended_by);
     if (!base::LogEnabled(base::LogLevel::kInfo)) return;
     const auto& exit = p.exit_status();

@@ -123,8 +123,8 @@ long Clone3(clone_args* args, int (*fn)(void*), void* arg) {
       "hlt\n\t"
       "1:\n\t"
       : "=a"(ret)
-      : "a"(SYS_clone3), "D"(args), "S"(sizeof(clone_args)), "r"(r12), "r"(r13),
-        [exit] "i"(SYS_exit)
+      : "a"(SYS_clone3), "D"(args), "S"(sizeof(clone_args)), "r"(r12),
+        "r"(r13), [exit] "i"(SYS_exit)
       : "rcx", "r11", "memory");
 #elif defined(__aarch64__)
   // The kernel preserves every register but x0 across svc.
