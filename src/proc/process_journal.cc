@@ -193,6 +193,8 @@ void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& row
   for (const auto& row : rows) {
     if (!row.instance.empty() && row.instance != instance_) dead.insert(row.instance);
   }
+  const std::string& previous = options_.previous_instance;
+  if (!previous.empty() && previous != instance_) dead.insert(previous);
   if (dead.empty()) return;
 
   // (1) Their cgroups: everything in `corral-<instance>`, done commands' leftovers included.
@@ -203,6 +205,13 @@ void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& row
     if (parent.is_absolute() && parent.filename() == "corral-" + row.instance) {
       dirs.insert(parent.string());
     }
+  }
+  // The last server's own cgroup root, from <state-dir>/instance: only a directory named for that
+  // (random) instance id, which only that server made.
+  const fs::path previous_root(options_.previous_cgroup_root);
+  if (!previous.empty() && previous != instance_ && previous_root.is_absolute() &&
+      previous_root.filename() == "corral-" + previous) {
+    dirs.insert(previous_root.string());
   }
   for (const std::string& dir : dirs) {
     if (auto ec = sys::KillCgroupTree(dir)) {

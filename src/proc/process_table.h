@@ -52,6 +52,10 @@ struct TableOptions {
   // The journal of every process (DESIGN §7.4), owned by the caller and outliving the table;
   // null: nothing is journaled (`serve --ephemeral`, unit tests). See process_journal.cc.
   store::Journal* journal = nullptr;
+  // The server that last ran on this state dir and the root of its commands' cgroups (empty:
+  // none known): recovery ends what it left even if none of its starts was journaled.
+  std::string previous_instance;
+  std::string previous_cgroup_root;
 };
 
 struct StartSpec {
@@ -141,6 +145,8 @@ class ProcessTable {
   std::string_view tracking() const { return cgroups_ ? "cgroup" : "process-group"; }
   // Where the commands' cgroups live; empty without cgroup tracking.
   std::string cgroup_root() const { return cgroups_ ? cgroups_->root() : std::string(); }
+  // This server run's id (kInstanceVariable in every command).
+  const std::string& instance() const { return instance_; }
 
  private:
   using ProcessPtr = std::shared_ptr<Process>;

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <list>
 
@@ -635,11 +636,27 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.max_tasks_per_command = options.max_tasks_per_command;
   api::Metrics metrics;
   ObserveProcesses(table_options, metrics, options.log_commands);
+  // The server that ran last on this state dir, recorded before its first spawn: recovery ends
+  // what it left even when none of its starts reached the journal.
+  const std::string instance_file = state_dir->path() + "/instance";
+  if (journal) {
+    std::ifstream previous(instance_file);
+    std::getline(previous, table_options.previous_instance);
+    std::getline(previous, table_options.previous_cgroup_root);
+  }
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
   // Before anything listens: every process a dead server left is `lost` by the first answer.
   if (base::Status recovered = table.Recover(); !recovered.ok()) {
     base::LogError("cannot read the journal in " + state_dir->path() + ": " + recovered.message());
     return 1;
+  }
+  if (journal) {
+    std::ofstream current(instance_file, std::ios::trunc);
+    current << table.instance() << "\n" << table.cgroup_root() << "\n";
+    if (!current.flush()) {
+      base::LogError("cannot write " + instance_file + ": recovery after a crash needs it");
+      return 1;
+    }
   }
 
   HttpServer* server_ptr = nullptr;

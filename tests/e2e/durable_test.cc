@@ -274,3 +274,35 @@ TEST(Durable, CrashLoopLosesNothingAnsweredAndLeavesNothingAlive) {
 
 }  // namespace
 }  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+// Regression: a server killed between spawning its first command and journaling it left that
+// command running forever, since no row named its instance. The instance is now recorded in the
+// state dir before the first spawn. Here the journal's rows are removed by hand to stand for
+// that moment.
+TEST(Durable, ACommandNoRowNamesIsStillEndedAfterACrash) {
+  const std::string state = TempDir();
+  const std::string dir = TempDir();
+  {
+    Server server(OnStateDir(state));
+    if (server.Health().at("tracking").as_string() != "cgroup") {
+      GTEST_SKIP() << "without cgroups such a command is found by its environment instead";
+    }
+    server.Start("echo $$ > " + dir + "/orphan.pid; exec sleep 300");
+    ASSERT_GT(ReadPid(dir + "/orphan.pid"), 0);
+    server.Crash();
+  }
+  const pid_t orphan = ReadPid(dir + "/orphan.pid");
+  ASSERT_TRUE(Alive(orphan));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((state + "/journal.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM processes", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Server restarted(OnStateDir(state));
+  EXPECT_TRUE(Eventually([&] { return !Alive(orphan); })) << "the dead server's command ended";
+}
+
+}  // namespace
+}  // namespace corral::testing
