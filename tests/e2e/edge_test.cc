@@ -145,7 +145,8 @@ TEST(Edge, BadAllowFlagsAreAUsageError) {
        std::vector<std::vector<std::string>>{{"--allow-origin", "*"},
                                              {"--allow-origin", "https://a.example/path"},
                                              {"--allow-host", "a.example:80"}}) {
-    std::vector<std::string> argv = {kCorral, "serve", "--listen", "127.0.0.1:0", "--no-auth"};
+    std::vector<std::string> argv = {kCorral,    "serve",       "--ephemeral",
+                                     "--listen", "127.0.0.1:0", "--no-auth"};
     argv.insert(argv.end(), args.begin(), args.end());
     CommandResult r = RunProgram(argv, {}, std::chrono::seconds(20));
     EXPECT_EQ(r.exit_code, 2) << args[1] << ": " << r.err;
@@ -370,7 +371,7 @@ TEST_F(RuntimeDir, ASymlinkIsRefusedByTheServerAndTheClient) {
   Server impostor({.args = {"--listen", "unix:" + theirs + "/corral.sock"}});
   ASSERT_EQ(::symlink("theirs", dir_.c_str()), 0);
 
-  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve"});
+  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve", "--ephemeral"});
   EXPECT_NE(serve.exit_code, 0);
   EXPECT_NE(serve.err.find("symbolic link"), std::string::npos) << serve.err;
   EXPECT_NE(serve.err.find("XDG_RUNTIME_DIR"), std::string::npos) << serve.err;
@@ -383,7 +384,7 @@ TEST_F(RuntimeDir, ASymlinkIsRefusedByTheServerAndTheClient) {
 TEST_F(RuntimeDir, OneOpenToOthersIsRefusedSayingHowToFixIt) {
   ASSERT_EQ(::mkdir(dir_.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir_.c_str(), 0770), 0);
-  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve"});
+  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve", "--ephemeral"});
   EXPECT_NE(serve.exit_code, 0);
   EXPECT_NE(serve.err.find("0770"), std::string::npos) << serve.err;
   EXPECT_NE(serve.err.find("chmod 700"), std::string::npos) << serve.err;
@@ -401,7 +402,7 @@ TEST_F(RuntimeDir, OneOwnedBySomeoneElseIsRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a directory away";
   ASSERT_EQ(::mkdir(dir_.c_str(), 0700), 0);
   ASSERT_EQ(::chown(dir_.c_str(), 65534, 65534), 0);
-  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve"});
+  CommandResult serve = RunWithTmp(tmp_, {kCorral, "serve", "--ephemeral"});
   EXPECT_NE(serve.exit_code, 0);
   EXPECT_NE(serve.err.find("owned by uid 65534"), std::string::npos) << serve.err;
 }

@@ -87,7 +87,7 @@ TEST(SocketActivation, ServesOnlyThePassedSocketsAndNotifiesSystemd) {
     ::setenv("CORRAL_TOKEN", token.c_str(), 1);
     ::setenv("XDG_RUNTIME_DIR", dir.c_str(), 1);
     const std::string listen = "unix:" + ignored_listen;
-    ::execl(kCorral.c_str(), "corral", "serve", "--listen", listen.c_str(), nullptr);
+    ::execl(kCorral.c_str(), "corral", "serve", "--ephemeral", "--listen", listen.c_str(), nullptr);
     ::_exit(127);
   }
   ::close(tcp);

@@ -189,7 +189,7 @@ test('a long wait carries progress notifications when asked for them', async () 
 test('a stopped server is noticed: the call is a tool error, not a hang', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-mcp-'));
   const socket = join(dir, 's.sock');
-  const server = spawn(corral, ['serve', '--listen', `unix:${socket}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const server = spawn(corral, ['serve', '--ephemeral', '--listen', `unix:${socket}`], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise((resolve) => server.stdout.on('data', (d) => { if (d.toString().includes('listening')) resolve(); }));
   const t = new StdioClientTransport({ command: corral, args: ['mcp', '--server', `unix:${socket}`], stderr: 'pipe' });
   const c = new Client({ name: 'corral-test-stopped', version: '1.0.0' });

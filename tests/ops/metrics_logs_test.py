@@ -31,7 +31,7 @@ class Corral:
         self.log = None  # what the server wrote to stderr, once stopped
         self.stderr_file = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(
-            [BINARY, "serve", "--listen", "127.0.0.1:0", "--token-file", token_file, *args],
+            [BINARY, "serve", "--ephemeral", "--listen", "127.0.0.1:0", "--token-file", token_file, *args],
             stdout=subprocess.PIPE, stderr=self.stderr_file, text=True,
             env={**os.environ, "XDG_RUNTIME_DIR": self.dir.name, "HOME": self.dir.name})
         line = self.proc.stdout.readline().strip()

@@ -15,7 +15,7 @@ export async function startServer(extraArgs = []) {
   writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
   const child = spawn(
     BINARY,
-    ["serve", "--listen", "127.0.0.1:0", "--token-file", tokenFile, ...extraArgs],
+    ["serve", "--ephemeral", "--listen", "127.0.0.1:0", "--token-file", tokenFile, ...extraArgs],
     {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, XDG_RUNTIME_DIR: dir, HOME: dir },
