@@ -1,5 +1,7 @@
 #include "proc/process.h"
 
+#include "proc/clean_view.h"
+
 namespace corral::proc {
 
 std::string_view EndedByName(EndedBy e) {
@@ -24,6 +26,18 @@ std::optional<EndedBy> Process::ended_by() const {
   if (!done_) return std::nullopt;
   if (requested_end_) return requested_end_;
   return exit_ && exit_->signaled ? EndedBy::kSignal : EndedBy::kExit;
+}
+
+std::string Process::spool_error() const {
+  if (!spool_create_error_.empty()) return spool_create_error_;
+  return spool_ ? spool_->error() : std::string();
+}
+
+base::Result<RenderedOutput> Process::RenderOutput(View view) const {
+  if (!buffer_in_spool_) return view == View::kClean ? RenderClean(output_) : Render(output_);
+  auto buffer = LoadOutputBuffer(*spool_);
+  if (!buffer.ok()) return buffer.status();
+  return view == View::kClean ? RenderClean(*buffer) : Render(*buffer);
 }
 
 }  // namespace corral::proc

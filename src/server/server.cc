@@ -29,10 +29,12 @@
 #include "base/paths.h"
 #include "server/auth.h"
 #include "server/environment.h"
+#include "server/event_stream.h"
 #include "server/listen_address.h"
 #include "server/options.h"
 #include "server/origin.h"
 #include "server/socket_file.h"
+#include "server/spool_dir.h"
 #include "sys/nofile_limit.h"
 
 namespace corral::server {
@@ -350,10 +352,17 @@ class HttpServer {
       const bool keep_alive = req.keep_alive();
       // A ?wait=true may hold the request for minutes: no deadline while the router works.
       stream.expires_never();
-      api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+      api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body(),
+                           req["Last-Event-ID"]};
       auto& raw = stream.socket();
       api::Response response = co_await router_.Handle(request, [&raw] { return PeerGone(raw); });
       if (response.close) break;
+      if (response.stream) {  // the connection is the stream's until it ends
+        co_await SendEventStream(stream, req.version(), router_.table(), std::move(response.stream),
+                                 response.stream_offset, request_timeout_,
+                                 [&raw] { return PeerGone(raw); });
+        break;
+      }
       const bool sent =
           response.shared_body
               ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
@@ -510,6 +519,13 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     base::LogInfo("TCP clients must send the token from " + where + " as a bearer token");
   }
 
+  std::string spool_error;
+  auto spool_dir = TempSpoolDir::Make(spool_error);
+  if (!spool_dir) {
+    base::LogError(spool_error);
+    return 1;
+  }
+
   asio::io_context ioc(1);
   // Caught from here on (a signal that comes before the wait below is queued), so a stop
   // request right after "listening on" is graceful too. SIGHUP as well: a closed terminal or a
@@ -525,6 +541,9 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.max_done = options.max_done;
   table_options.child_nofile = sys::OriginalNofileLimit();  // we raised ours; commands get theirs
   table_options.max_tasks_per_command = options.max_tasks_per_command;
+  table_options.spool_dir = spool_dir->path();
+  table_options.spool_max = std::max(options.spool_max, proc::kMinSpoolMaxForRender);
+  table_options.spool_total = options.spool_total;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
 
   HttpServer* server_ptr = nullptr;
