@@ -12,8 +12,12 @@ base::Result<proc::OutputRead> ReadProcessOutput(const proc::Process& p, std::ui
   if (offset > p.total_bytes()) {
     return base::Status(base::Code::kInvalidArgument, "Invalid offset.");
   }
-  if (const store::Spool* spool = p.spool()) {
-    return proc::ReadOutput(*spool, offset, limit, p.output_complete(), view);
+  // The spool serves what it has (one removed or damaged since may have less than was written).
+  if (auto spool = p.spool();
+      spool && (offset < spool->total() || spool->total() == p.total_bytes())) {
+    auto read = proc::ReadOutput(*spool, offset, limit, p.output_complete(), view);
+    if (read.ok()) read->eof = read->eof && read->next_offset == p.total_bytes();
+    return read;
   }
   proc::OutputRead read;
   read.offset = read.next_offset = p.total_bytes();

@@ -29,14 +29,22 @@ std::optional<EndedBy> Process::ended_by() const {
 }
 
 std::string Process::spool_error() const {
-  if (!spool_create_error_.empty()) return spool_create_error_;
+  if (!spool_error_.empty()) return spool_error_;
   return spool_ ? spool_->error() : std::string();
+}
+
+std::shared_ptr<const store::Spool> Process::spool() const {
+  if (spool_) return spool_;
+  if (spool_dir_.empty()) return nullptr;
+  return store::Spool::Open(spool_dir_, id_);
 }
 
 base::Result<RenderedOutput> Process::RenderOutput(View view) const {
   if (!buffer_in_spool_) return view == View::kClean ? RenderClean(output_) : Render(output_);
-  auto buffer = LoadOutputBuffer(*spool_);
-  if (!buffer.ok()) return buffer.status();
+  auto spool = this->spool();
+  auto buffer = LoadOutputBuffer(*spool);
+  // A spool file removed or damaged since: what is left of the output is nothing.
+  if (!buffer.ok()) buffer = OutputBuffer();
   return view == View::kClean ? RenderClean(*buffer) : Render(*buffer);
 }
 

@@ -70,13 +70,15 @@ class Process {
   // The output is complete: done, and its pipe at end of file (or the process forgotten, after
   // which nothing of it is kept).
   bool output_complete() const { return done_ && (!pipe_.is_open() || forgotten_); }
-  // The spool of the output, or null when it could not be created (spool_error() says why)
-  // or the table keeps no spools.
-  const store::Spool* spool() const { return spool_.get(); }
+  // The spool of the output to read from: the live one while the output may grow, else the
+  // file reopened read-only (store::Spool::Open: a file gone or damaged gives a spool with its
+  // error set). Null when it could not be created (spool_error() says why) or the table keeps
+  // no spools.
+  std::shared_ptr<const store::Spool> spool() const;
   // Why the spool could not be made or failed; empty when it is fine (or there is none).
   std::string spool_error() const;
   // `output` (§3), or with View::kClean its clean view: from the live buffer, or read back from
-  // the spool once the table dropped it. Errors: kInternal when the spool cannot be read.
+  // the spool once the table dropped it (empty when the file is gone or damaged since).
   base::Result<RenderedOutput> RenderOutput(View view) const;
 
  private:
@@ -112,9 +114,13 @@ class Process {
   base::SteadyClock::time_point done_at_{};
   OutputBuffer output_;
   std::uint64_t total_bytes_ = 0;
-  std::unique_ptr<store::Spool> spool_;
-  std::string spool_create_error_;  // why the spool could not be made
-  bool buffer_in_spool_ = false;    // output_ was dropped: the spool holds what it held
+  // The live spool; closed (null) once the output is complete, so that remembered processes
+  // hold no descriptors: spool() then reopens <spool_dir_>/<id_>.
+  std::shared_ptr<store::Spool> spool_;
+  std::string spool_dir_;               // set when the process has a spool file
+  std::string spool_error_;             // why the spool could not be made, or failed
+  std::uint64_t spool_disk_bytes_ = 0;  // what the closed spool takes on disk
+  bool buffer_in_spool_ = false;        // output_ was dropped: the spool holds what it held
 };
 
 }  // namespace corral::proc

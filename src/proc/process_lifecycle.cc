@@ -111,13 +111,20 @@ void ProcessTable::Append(Process& p, std::string_view bytes) {
 
 void ProcessTable::SettleOutput(Process& p) {
   p.output_event_.cancel();
-  if (!p.output_complete() || p.buffer_in_spool_ || p.forgotten_ || !p.spool_) return;
-  if (!p.spool_->error().empty() || p.spool_->max_bytes() < kMinSpoolMaxForRender) return;
-  // The spool holds what the buffer does (checked: a spool damaged under us keeps the buffer).
-  if (!LoadOutputBuffer(*p.spool_).ok()) return;
-  p.output_ = OutputBuffer();
-  p.buffer_in_spool_ = true;
-  ReleaseMemorySoon();
+  if (!p.output_complete() || !p.spool_) return;
+  // A file deleted under us: its descriptor still serves it, and the buffer stays.
+  if (::access(p.spool_->path().c_str(), F_OK) != 0 && !p.forgotten_) return;
+  if (!p.forgotten_ && p.spool_->error().empty() &&
+      p.spool_->max_bytes() >= kMinSpoolMaxForRender && LoadOutputBuffer(*p.spool_).ok()) {
+    p.output_ = OutputBuffer();  // the spool holds what it held
+    p.buffer_in_spool_ = true;
+    ReleaseMemorySoon();
+  }
+  // Nothing more will be appended: close the file (a read reopens it), so that remembered
+  // processes hold no descriptors.
+  p.spool_error_ = p.spool_->error();
+  p.spool_disk_bytes_ = p.spool_->disk_bytes();
+  p.spool_.reset();
 }
 
 void ProcessTable::Finish(const ProcessPtr& p) {
@@ -186,6 +193,10 @@ void ProcessTable::Forget(const std::string& id) {
   if (p.spool_) {
     spool_disk_ -= p.spool_->disk_bytes();
     p.spool_->Remove();
+  } else if (!p.spool_dir_.empty()) {
+    spool_disk_ -= p.spool_disk_bytes_;
+    ::unlink((p.spool_dir_ + "/" + p.id_).c_str());
+    p.spool_dir_.clear();
   }
   p.output_event_.cancel();  // a waiter for more output gets its end now
   if (!p.lingering_ && pids_limit_) pids_limit_->Remove(id);

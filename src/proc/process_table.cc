@@ -224,11 +224,12 @@ void ProcessTable::CreateSpool(Process& p) {
   auto spool = store::Spool::Create(options_.spool_dir, p.id_, options_.spool_max);
   if (!spool.ok()) {
     // The command runs all the same: its head+tail view and exit status do not need a spool.
-    p.spool_create_error_ = spool.status().message();
-    base::LogWarning("process " + p.id_ + ": no spool: " + p.spool_create_error_);
+    p.spool_error_ = spool.status().message();
+    base::LogWarning("process " + p.id_ + ": no spool: " + p.spool_error_);
     return;
   }
   p.spool_ = std::move(*spool);
+  p.spool_dir_ = options_.spool_dir;
   spool_disk_ += p.spool_->disk_bytes();
 }
 
