@@ -15,9 +15,9 @@ namespace corral::api {
 
 // Up to `limit` raw bytes (clamped to proc::kMaxReadLimit) of the output from `offset`, as
 // proc::ReadOutput reads them from the process's spool. A process without a spool (it could not
-// be made, or was removed or damaged since) has nothing to read back: the answer skips to total_bytes() and reports the gap.
-// Errors: kInvalidArgument "Invalid offset." past total_bytes(); kInternal when the spool
-// cannot be read.
+// be made, or was removed or damaged since) has nothing to read back: the answer skips to
+// total_bytes() and reports the gap. Errors: kInvalidArgument "Invalid offset." past total_bytes();
+// kInternal when the spool cannot be read.
 base::Result<proc::OutputRead> ReadProcessOutput(const proc::Process& p, std::uint64_t offset,
                                                  std::size_t limit, proc::View view);
 
