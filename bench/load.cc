@@ -10,6 +10,15 @@
 //   scale    --server URL --pid PID --processes P --waiters W
 //   loud     --server URL --processes P --samples S   GET /list latency while P commands write
 //                                                     as fast as they can (P = 0: the baseline)
+//   kill     --server URL --processes P --concurrency N   kill P `sleep 300` through the API
+//   kill-raw --processes P                        baseline: kill(-pgid) of P groups + waitpid
+//   signal   --server URL --helper PATH --samples S --unrelated U --env-bytes E
+//                                                 `terminate` latency with U unrelated `sleep`s
+//                                                 on the machine (U = 0: the baseline)
+//   retention --server URL --pid PID --helper PATH --count M --concurrency N --bytes B
+//                                                 server RSS after M commands printing B bytes
+#include "load.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,25 +30,16 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <atomic>
 #include <boost/json.hpp>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <thread>
-#include <vector>
-
-#include "client/corral_client.h"
 
 extern char** environ;
 
-namespace {
+namespace corral::bench {
 
-namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
-using corral::client::CorralClient;
-using corral::client::HttpClient;
+void Die(const std::string& why) { throw LoadError(why); }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -49,26 +49,13 @@ std::int64_t RealtimeNs() {
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
-[[noreturn]] void Die(const std::string& why) {
-  std::fprintf(stderr, "corral-load: %s\n", why.c_str());
-  std::exit(1);
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5));
+  return v[i];
 }
 
-std::unique_ptr<HttpClient> Connect(const std::string& server) {
-  auto endpoint = corral::client::ParseEndpoint(server);
-  if (!endpoint.ok()) Die(endpoint.status().message());
-  return std::make_unique<HttpClient>(*endpoint, "", "");
-}
-
-std::string StartOrDie(CorralClient& api, const std::string& command) {
-  corral::client::StartArgs args;
-  args.command = command;
-  auto r = api.Start(args);
-  if (!r.ok()) Die("start: " + r.status().message());
-  return std::string(r->at("id").as_string());
-}
-
-// Kilobytes from a /proc/PID/status field (VmRSS, VmHWM).
 long StatusKb(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -77,6 +64,49 @@ long StatusKb(int pid, const std::string& field) {
   }
   return -1;
 }
+
+std::unique_ptr<client::HttpClient> Connect(const std::string& server) {
+  auto endpoint = client::ParseEndpoint(server);
+  if (!endpoint.ok()) Die(endpoint.status().message());
+  return std::make_unique<client::HttpClient>(*endpoint, "", "");
+}
+
+std::string StartOrDie(client::CorralClient& api, const std::string& command) {
+  client::StartArgs args;
+  args.command = command;
+  auto r = api.Start(args);
+  if (!r.ok()) Die("start: " + r.status().message());
+  return std::string(r->at("id").as_string());
+}
+
+std::int64_t Health(client::HttpClient& http, const char* field) {
+  auto r = http.Send("GET", "/api/v0/health");
+  if (!r.ok()) Die("health: " + r.status().message());
+  return boost::json::parse(r->body).at(field).as_int64();
+}
+
+void OwnChildren::KillAll() {
+  for (const Child& c : children_) kill(c.leads_group ? -c.pid : c.pid, SIGKILL);
+  for (const Child& c : children_) waitpid(c.pid, nullptr, 0);
+  children_.clear();
+}
+
+}  // namespace corral::bench
+
+namespace {
+
+namespace json = boost::json;
+using corral::bench::Clock;
+using corral::bench::Connect;
+using corral::bench::Die;
+using corral::bench::Percentile;
+using corral::bench::RealtimeNs;
+using corral::bench::RunConcurrently;
+using corral::bench::Seconds;
+using corral::bench::StartOrDie;
+using corral::bench::StatusKb;
+using corral::client::CorralClient;
+using corral::client::HttpClient;
 
 // utime + stime of pid, in clock ticks.
 long CpuTicks(int pid) {
@@ -93,29 +123,6 @@ long CpuTicks(int pid) {
     }
   }
   return utime + stime;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5));
-  return v[i];
-}
-
-// Runs `count` jobs on `concurrency` threads; returns jobs per second.
-template <typename MakeWorker>
-double Throughput(int concurrency, int count, MakeWorker make_worker) {
-  std::atomic<int> next{0};
-  std::vector<std::thread> threads;
-  const auto t0 = Clock::now();
-  for (int t = 0; t < concurrency; ++t) {
-    threads.emplace_back([&] {
-      auto job = make_worker();
-      while (next.fetch_add(1) < count) job();
-    });
-  }
-  for (auto& t : threads) t.join();
-  return count / Seconds(Clock::now() - t0);
 }
 
 void SpawnAndWait(const char* command) {
@@ -141,52 +148,26 @@ int OpenWaiter(const std::string& host, int port, const std::string& id) {
   return fd;
 }
 
-std::int64_t Health(CorralClient& api, HttpClient& http, const char* field) {
-  (void)api;
-  auto r = http.Send("GET", "/api/v0/health");
-  if (!r.ok()) Die("health: " + r.status().message());
-  return json::parse(r->body).at(field).as_int64();
-}
-
-void WaitForWaiters(CorralClient& api, HttpClient& http, std::int64_t n) {
+void WaitForWaiters(HttpClient& http, std::int64_t n) {
   const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (Health(api, http, "waiters") < n) {
+  while (corral::bench::Health(http, "waiters") < n) {
     if (Clock::now() > deadline) Die("waiters did not attach");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  signal(SIGPIPE, SIG_IGN);
-  CLI::App app("corral-load");
-  app.require_subcommand(1);
-  std::string server, helper, command;
-  int concurrency = 1, count = 1000, waiters = 0, samples = 200, processes = 0, pid = 0;
-  std::int64_t bytes = 0;
-  for (auto* sub :
-       {app.add_subcommand("spawn"), app.add_subcommand("start"), app.add_subcommand("latency"),
-        app.add_subcommand("ingest"), app.add_subcommand("shell"), app.add_subcommand("scale"),
-        app.add_subcommand("spawn-latency"), app.add_subcommand("loud")}) {
-    sub->add_option("--server", server);
-    sub->add_option("--helper", helper);
-    sub->add_option("--command", command);
-    sub->add_option("--concurrency", concurrency);
-    sub->add_option("--count", count);
-    sub->add_option("--waiters", waiters);
-    sub->add_option("--samples", samples);
-    sub->add_option("--processes", processes);
-    sub->add_option("--pid", pid);
-    sub->add_option("--bytes", bytes);
-  }
-  CLI11_PARSE(app, argc, argv);
-  const std::string mode = app.get_subcommands().front()->get_name();
-  json::object result{{"mode", mode}};
-
+json::object RunMode(const std::string& mode, const corral::bench::LoadArgs& a) {
+  const std::string& server = a.server;
+  const std::string& helper = a.helper;
+  const std::string& command = a.command;
+  const int concurrency = a.concurrency, count = a.count, waiters = a.waiters;
+  const int samples = a.samples, processes = a.processes, pid = a.pid;
+  const std::int64_t bytes = a.bytes;
+  json::object result;
   if (mode == "spawn") {
-    result["per_second"] =
-        Throughput(concurrency, count, [] { return [] { SpawnAndWait("true"); }; });
+    result["per_second"] = count / RunConcurrently(concurrency, count, [] {
+                             return [](int) { SpawnAndWait("true"); };
+                           });
   } else if (mode == "spawn-latency") {
     std::vector<double> to_running;
     const std::string cmd = "exec " + helper + " now";
@@ -217,15 +198,15 @@ int main(int argc, char** argv) {
     SpawnAndWait(command.c_str());
     result["seconds"] = Seconds(Clock::now() - t0);
   } else if (mode == "start") {
-    result["per_second"] = Throughput(concurrency, count, [&] {
-      auto http = std::shared_ptr<HttpClient>(Connect(server));
-      auto api = std::make_shared<CorralClient>(*http);
-      return [http, api] {
-        const std::string id = StartOrDie(*api, "true");
-        auto out = api->WaitOutput(id, std::nullopt);
-        if (!out.ok() || out->at("running").as_bool()) Die("wait failed");
-      };
-    });
+    result["per_second"] = count / RunConcurrently(concurrency, count, [&] {
+                             auto http = std::shared_ptr<HttpClient>(Connect(server));
+                             auto api = std::make_shared<CorralClient>(*http);
+                             return [http, api](int) {
+                               const std::string id = StartOrDie(*api, "true");
+                               auto out = api->WaitOutput(id, std::nullopt);
+                               if (!out.ok() || out->at("running").as_bool()) Die("wait failed");
+                             };
+                           });
   } else if (mode == "latency") {
     auto http = Connect(server);
     CorralClient api(*http);
@@ -236,7 +217,7 @@ int main(int argc, char** argv) {
     const int port = std::stoi(server.substr(colon + 1));
     std::vector<int> fds;
     for (int i = 0; i < waiters; ++i) fds.push_back(OpenWaiter(host, port, sleeper));
-    WaitForWaiters(api, *http, waiters);
+    WaitForWaiters(*http, waiters);
     std::vector<double> to_running, exit_to_answer;
     for (int i = 0; i < samples; ++i) {
       const std::int64_t sent = RealtimeNs();
@@ -299,6 +280,14 @@ int main(int argc, char** argv) {
     }
     for (const auto& id : ids) api.Signal(id, "kill");
     result["list_ms"] = {{"p50", Percentile(ms, 0.5)}, {"p99", Percentile(ms, 0.99)}};
+  } else if (mode == "kill") {
+    result = corral::bench::KillThroughApi(a);
+  } else if (mode == "kill-raw") {
+    result = corral::bench::KillRaw(a);
+  } else if (mode == "signal") {
+    result = corral::bench::SignalLatency(a);
+  } else if (mode == "retention") {
+    result = corral::bench::Retention(a);
   } else if (mode == "scale") {
     auto http = Connect(server);
     CorralClient api(*http);
@@ -311,7 +300,7 @@ int main(int argc, char** argv) {
     const int port = std::stoi(server.substr(colon + 1));
     std::vector<int> fds;
     for (int i = 0; i < waiters; ++i) fds.push_back(OpenWaiter(host, port, ids[i % ids.size()]));
-    WaitForWaiters(api, *http, waiters);
+    WaitForWaiters(*http, waiters);
     const long rss2 = StatusKb(pid, "VmRSS");
     // Idle: nothing happens for a while; the server should not use the CPU at all.
     const long ticks0 = CpuTicks(pid);
@@ -325,6 +314,41 @@ int main(int argc, char** argv) {
     for (int fd : fds) close(fd);
     for (const auto& id : ids) api.Signal(id, "kill");
   }
-  std::printf("%s\n", json::serialize(result).c_str());
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app("corral-load");
+  app.require_subcommand(1);
+  corral::bench::LoadArgs a;
+  for (const char* name : {"spawn", "start", "latency", "ingest", "shell", "scale", "spawn-latency",
+                           "loud", "kill", "kill-raw", "signal", "retention"}) {
+    CLI::App* sub = app.add_subcommand(name);
+    sub->add_option("--server", a.server);
+    sub->add_option("--helper", a.helper);
+    sub->add_option("--command", a.command);
+    sub->add_option("--concurrency", a.concurrency);
+    sub->add_option("--count", a.count);
+    sub->add_option("--waiters", a.waiters);
+    sub->add_option("--samples", a.samples);
+    sub->add_option("--processes", a.processes);
+    sub->add_option("--pid", a.pid);
+    sub->add_option("--unrelated", a.unrelated);
+    sub->add_option("--bytes", a.bytes);
+    sub->add_option("--env-bytes", a.env_bytes);
+  }
+  CLI11_PARSE(app, argc, argv);
+  const std::string mode = app.get_subcommands().front()->get_name();
+  try {
+    json::object result = RunMode(mode, a);
+    result.emplace("mode", mode);
+    std::printf("%s\n", json::serialize(result).c_str());
+  } catch (const corral::bench::LoadError& e) {
+    std::fprintf(stderr, "corral-load: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

@@ -10,6 +10,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -37,6 +38,46 @@ def run(args, **kw):
 
 def load(*args):
     return json.loads(run([LOAD, *map(str, args)]))
+
+
+def load_group(*args):
+    """load() for the modes that start processes of their own outside Corral (in its group, or
+    each in a session of its own): whatever happens here (Ctrl-C included), none of them
+    outlives the run."""
+    args = [LOAD, *map(str, args)]
+    COMMANDS.append(" ".join(args))
+    # A session of its own, so a Ctrl-C at the terminal reaches us, not it: it is ended below.
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        end_load(proc)
+        raise
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, args, out, err)
+    return json.loads(out)
+
+
+def end_load(proc):
+    """Kills corral_load and every process it started. It is stopped first, so its children
+    stay its own, unreaped, while they are killed: no pid or group named here can have been
+    reused by a stranger."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    children = []
+    for task in os.listdir(f"/proc/{proc.pid}/task"):
+        with open(f"/proc/{proc.pid}/task/{task}/children") as f:
+            children += map(int, f.read().split())
+    for child in children:
+        try:
+            if os.getpgid(child) == child:  # a group of its own (kill-raw's `sh -c sleep`)
+                os.killpg(child, signal.SIGKILL)
+            else:
+                os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def median(f):
@@ -98,7 +139,10 @@ rows = []  # (measure, corral, baseline, ratio, target, met)
 
 
 def row(measure, corral, baseline, ratio, target, met):
-    rows.append((measure, corral, baseline, ratio, target, "yes" if met else "**no**"))
+    """`met` is a bool, or the text of the Met cell where a row has more than one target."""
+    if isinstance(met, bool):
+        met = "yes" if met else "**no**"
+    rows.append((measure, corral, baseline, ratio, target, met))
     log(f"{measure}: {corral} vs {baseline} -> {ratio} ({target})")
 
 
@@ -110,9 +154,14 @@ def bench_start():
             ours = median(lambda: load("start", "--server", server.url, "--concurrency", c,
                                        "--count", count)["per_second"])
             ratio = ours / base
+            target, met = "—", True
+            if c == 8:
+                # The goal, and what issue 8 asks of the cgroup spawn: no worse than before it.
+                target = "≥ 0.7x (goal); no worse than the previous ratio (0.55–0.6x)"
+                met = ("yes" if ratio >= 0.7 else
+                       "no worse: yes; 0.7x: **no**" if ratio >= 0.55 else "**no**")
             row(f"Start + wait of `true`, {c} in flight (commands/s)", f"{ours:,.0f}",
-                f"{base:,.0f} (posix_spawn + waitpid)", f"{ratio:.2f}x",
-                "≥ 0.7x at 8" if c == 8 else "—", ratio >= 0.7 if c == 8 else True)
+                f"{base:,.0f} (posix_spawn + waitpid)", f"{ratio:.2f}x", target, met)
 
 
 def bench_latency():
@@ -131,6 +180,56 @@ def bench_latency():
         f"+{s50 - b50:.2f} ms at p50", "—", True)
     row("Command exit → `?wait=true` answer, 1,000 idle waiters (ms, p50 / p99)",
         f"{e50:.2f} / {e99:.2f}", "—", "—", "p99 < 2 ms", e99 < 2.0)
+
+
+def bench_kill():
+    ours, base, requests = [], [], []
+    for _ in range(REPS):
+        with Server() as server:  # default flags: --max-processes 1024 holds 500
+            r = load("kill", "--server", server.url, "--processes", 500, "--concurrency", 8)
+        ours.append(r["seconds"])
+        requests.append(r["kill_requests_seconds"])
+        base.append(load_group("kill-raw", "--processes", 500)["seconds"])
+    o, b = statistics.median(ours), statistics.median(base)
+    row("Kill 500 `sleep 300` through the API, 8 in flight, until all are done (s)",
+        f"{o:.3f} ({statistics.median(requests):.3f} of it sending the kills)",
+        f"{b:.3f} (kill(-pgid, SIGKILL) of the same 500 `sh -c` groups + waitpid)",
+        f"{o / b:.1f}x", "≤ 2x", o <= 2 * b)
+
+
+def bench_signal():
+    quiet, busy = [], []
+    with Server() as server:
+        for _ in range(REPS):
+            common = ("--server", server.url, "--helper", HELPER, "--samples", 200)
+            quiet.append(load_group("signal", *common, "--unrelated", 0))
+            busy.append(load_group("signal", *common, "--unrelated", 3000, "--env-bytes", 32768))
+    q50 = statistics.median(r["signal_ms"]["p50"] for r in quiet)
+    q99 = statistics.median(r["signal_ms"]["p99"] for r in quiet)
+    b50 = statistics.median(r["signal_ms"]["p50"] for r in busy)
+    b99 = statistics.median(r["signal_ms"]["p99"] for r in busy)
+    ratio = b50 / q50
+    row("`terminate` request with 3,000 unrelated `sleep`s (32 KiB environment each) on the "
+        "machine (ms, p50 / p99)", f"{b50:.2f} / {b99:.2f}",
+        f"{q50:.2f} / {q99:.2f} (the same, without them)", f"{ratio:.2f}x at p50",
+        "≈ 1x (≤ 1.25x at p50)", ratio <= 1.25)
+
+
+def bench_retention():
+    results = []
+    for _ in range(REPS):
+        with Server() as server:  # default flags
+            results.append(load("retention", "--server", server.url, "--pid", server.pid,
+                                "--helper", HELPER, "--count", 3000, "--concurrency", 8,
+                                "--bytes", 40000))
+    before = median_of(results, "rss_before_kb") / 1024
+    after = median_of(results, "rss_after_kb") / 1024
+    peak = median_of(results, "rss_peak_kb") / 1024
+    remembered = median_of(results, "remembered")
+    row("Server RSS after 3,000 commands that print 40 KB, each read once (MiB)",
+        f"{after:.1f} (peak {peak:.1f}); {remembered:,.0f} remembered",
+        f"{before:.1f} (the same server idle, before the run)", f"+{after - before:.1f} MiB",
+        "< 96 MiB; ≤ 1,024 remembered", after < 96 and remembered <= 1024)
 
 
 def bench_ingest():
@@ -270,8 +369,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     started = time.time()
-    for step in (bench_micro, bench_start, bench_latency, bench_ingest, bench_api, bench_loud,
-                 bench_scale):
+    for step in (bench_micro, bench_start, bench_latency, bench_kill, bench_signal, bench_retention,
+                 bench_ingest, bench_api, bench_loud, bench_scale):
         log(f"== {step.__name__}")
         step()
     elapsed = time.time() - started
