@@ -237,7 +237,7 @@ json::object RunMode(const std::string& mode, const corral::bench::LoadArgs& a) 
       (void)sent;
     }
     for (int fd : fds) close(fd);
-    api.Signal(sleeper, "kill");
+    (void)api.Signal(sleeper, "kill");
     result["start_to_running_ms"] = {{"p50", Percentile(to_running, 0.5)},
                                      {"p99", Percentile(to_running, 0.99)}};
     result["exit_to_answer_ms"] = {{"p50", Percentile(exit_to_answer, 0.5)},
@@ -278,7 +278,7 @@ json::object RunMode(const std::string& mode, const corral::bench::LoadArgs& a) 
       if (!api.List().ok()) Die("list failed");
       ms.push_back(Seconds(Clock::now() - t0) * 1000);
     }
-    for (const auto& id : ids) api.Signal(id, "kill");
+    for (const auto& id : ids) (void)api.Signal(id, "kill");
     result["list_ms"] = {{"p50", Percentile(ms, 0.5)}, {"p99", Percentile(ms, 0.99)}};
   } else if (mode == "kill") {
     result = corral::bench::KillThroughApi(a);
@@ -312,7 +312,7 @@ json::object RunMode(const std::string& mode, const corral::bench::LoadArgs& a) 
     result["idle_cpu_ticks_5s"] = ticks1 - ticks0;
     result["ticks_per_second"] = sysconf(_SC_CLK_TCK);
     for (int fd : fds) close(fd);
-    for (const auto& id : ids) api.Signal(id, "kill");
+    for (const auto& id : ids) (void)api.Signal(id, "kill");
   }
   return result;
 }
@@ -346,7 +346,7 @@ int main(int argc, char** argv) {
     json::object result = RunMode(mode, a);
     result.emplace("mode", mode);
     std::printf("%s\n", json::serialize(result).c_str());
-  } catch (const corral::bench::LoadError& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "corral-load: %s\n", e.what());
     return 1;
   }

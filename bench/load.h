@@ -38,8 +38,9 @@ struct LoadArgs {
   std::int64_t env_bytes = 0;
 };
 
-// A measurement that cannot go on; main prints `what()` and exits 1 after every destructor
-// ran, so the processes a mode started are ended on this way out too.
+// A measurement that cannot go on; main prints `what()` (as for any std::exception, e.g. an
+// answer without the expected field) and exits 1 after every destructor ran, so the
+// processes a mode started are ended on this way out too.
 struct LoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -60,7 +61,7 @@ std::int64_t Health(client::HttpClient& http, const char* field);
 
 // Runs jobs 0..count-1 on `concurrency` threads, each thread with its own worker (made by
 // `make_worker()`, e.g. holding its own connection) called as worker(i). Returns the wall
-// time from before the first thread starts to after the last one ends. The first LoadError of
+// time from before the first thread starts to after the last one ends. The first exception of
 // any thread stops the others from taking new jobs and is thrown again here.
 template <typename MakeWorker>
 double RunConcurrently(int concurrency, int count, MakeWorker make_worker) {
@@ -74,7 +75,7 @@ double RunConcurrently(int concurrency, int count, MakeWorker make_worker) {
       try {
         auto job = make_worker();
         for (int i; (i = next.fetch_add(1)) < count;) job(i);
-      } catch (const LoadError&) {
+      } catch (...) {
         std::lock_guard lock(failure_mu);
         if (!failure) failure = std::current_exception();
         next = count;
