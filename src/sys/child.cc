@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/unique_fd.h"
+#include "sys/proc_files.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -32,23 +33,10 @@ int WaitPidfd(int pidfd, siginfo_t& info, int options) {
   return rc;
 }
 
-// Appends the whole file to out (nothing if it cannot be read).
-void ReadAll(const std::string& path, std::string& out) {
-  base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-}
-
 // Appends the pids in a whitespace-separated /proc children file.
 void ReadPids(const std::string& path, std::vector<pid_t>& out) {
   std::string text;
-  ReadAll(path, text);
+  (void)ReadFile(path, text);  // unreadable (gone): no pids
   const char* p = text.data();
   const char* end = p + text.size();
   while (p < end) {
@@ -154,7 +142,7 @@ void ForEachWithEnvironment(
     base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;
     environ_text.clear();
-    ReadAll("/proc/" + std::to_string(pid) + "/environ", environ_text);
+    (void)ReadFile("/proc/" + std::to_string(pid) + "/environ", environ_text);  // gone: none
     // Entries are NUL-terminated "KEY=VALUE" strings.
     std::string_view rest = environ_text;
     while (!rest.empty()) {
