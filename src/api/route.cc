@@ -1,5 +1,6 @@
 #include "api/route.h"
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
@@ -20,10 +21,70 @@ bool Truthy(std::string_view v) {
   return true;
 }
 
-// A whole non-negative number, all of `v`.
-bool ParseCount(std::string_view v, long long& n) {
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  return ec == std::errc{} && end == v.data() + v.size() && n >= 0;
+// A query value that must be a non-negative integer; false when it is not.
+bool ParseCount(std::string_view v, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc{} && end == v.data() + v.size() && !v.empty();
+}
+
+Route BadQuery(Route route, std::string_view param, std::string_view why) {
+  route.kind = Route::Kind::kBadQuery;
+  route.param = param;
+  route.error = why;
+  return route;
+}
+
+// ?view=raw|clean; false when another value.
+bool ParseView(const boost::urls::params_view& params, bool& clean) {
+  auto it = params.find("view");
+  if (it == params.end()) return true;
+  const std::string v = (*it).value;
+  clean = v == "clean";
+  return clean || v == "raw";
+}
+
+// The query of `read` and `stream`.
+Route ParseCursorQuery(Route route, const boost::urls::params_view& params) {
+  using Wait = Route::Wait;
+  constexpr std::string_view kCount = "must be a whole number, >= 0";
+  std::uint64_t n = 0;
+  if (auto it = params.find("offset"); it != params.end()) {
+    if (!ParseCount((*it).value, n)) return BadQuery(std::move(route), "offset", kCount);
+    route.offset = n;
+  }
+  if (route.kind == Route::Kind::kStream) return route;
+  if (auto it = params.find("limit"); it != params.end()) {
+    if (!ParseCount((*it).value, n)) return BadQuery(std::move(route), "limit", kCount);
+    route.limit = n > SIZE_MAX ? SIZE_MAX : static_cast<std::size_t>(n);
+  }
+  route.timeout = kDefaultReadTimeout;
+  if (auto it = params.find("timeout_ms"); it != params.end()) {
+    if (!ParseCount((*it).value, n)) return BadQuery(std::move(route), "timeout_ms", kCount);
+    route.timeout = n > static_cast<std::uint64_t>(std::chrono::milliseconds(kMaxWait).count())
+                        ? kMaxWait
+                        : std::chrono::milliseconds(n);
+  }
+  if (auto it = params.find("idle_ms"); it != params.end()) {
+    if (!ParseCount((*it).value, n)) return BadQuery(std::move(route), "idle_ms", kCount);
+    route.idle = n > static_cast<std::uint64_t>(std::chrono::milliseconds(kMaxWait).count())
+                     ? kMaxWait
+                     : std::chrono::milliseconds(n);
+  }
+  if (auto it = params.find("wait"); it != params.end()) {
+    const std::string v = (*it).value;
+    if (v == "output") {
+      route.read_wait = Wait::kOutput;
+    } else if (v == "exit") {
+      route.read_wait = Wait::kExit;
+    } else if (v == "idle") {
+      route.read_wait = Wait::kIdle;
+    } else {
+      return BadQuery(std::move(route), "wait", "use output, exit or idle");
+    }
+  }
+  if (!ParseView(params, route.clean))
+    return BadQuery(std::move(route), "view", "use raw or clean");
+  return route;
 }
 
 std::string_view TemplateOf(Route::Kind kind) {
@@ -37,6 +98,10 @@ std::string_view TemplateOf(Route::Kind kind) {
       return "/api/v0/processes/{id}/output";
     case Kind::kSignal:
       return "/api/v0/processes/{id}/signal";
+    case Kind::kRead:
+      return "/api/v0/processes/{id}/read";
+    case Kind::kStream:
+      return "/api/v0/processes/{id}/stream";
     case Kind::kHealth:
       return "/api/v0/health";
     case Kind::kMetrics:
@@ -90,14 +155,11 @@ Route ParseRoute(std::string_view method, std::string_view target) {
     route.kind = Kind::kList;
     route.name = TemplateOf(Kind::kList);
     if (auto it = url->params().find("limit"); it != url->params().end()) {
-      long long n = 0;
+      std::uint64_t n = 0;
       if (!ParseCount((*it).value, n) || n == 0) {
-        route.kind = Kind::kBadQuery;
-        route.bad_query = "limit";
-        route.error = "limit must be a whole number >= 1";
-        return route;
+        return BadQuery(std::move(route), "limit", "limit must be a whole number >= 1");
       }
-      route.limit = std::min(kMaxListLimit, static_cast<std::size_t>(n));
+      route.list_limit = static_cast<std::size_t>(std::min<std::uint64_t>(kMaxListLimit, n));
     }
     return route;
   }
@@ -106,6 +168,13 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   route.id = std::string(rest.substr(0, slash));
   const std::string_view action = rest.substr(slash + 1);
   if (action == "signal") return only(post, Kind::kSignal, "POST");
+  if (action == "read" || action == "stream") {
+    const Kind kind = action == "read" ? Kind::kRead : Kind::kStream;
+    if (!get) return only(false, kind, "GET");
+    route.kind = kind;
+    route.name = TemplateOf(kind);
+    return ParseCursorQuery(std::move(route), url->params());
+  }
   if (action != "output") {
     route.id.clear();
     return route;
@@ -118,14 +187,17 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   }
   if (auto it = url->params().find("timeout_ms"); it != url->params().end()) {
     const std::string v = (*it).value;
-    long long ms = 0;
+    std::uint64_t ms = 0;
     if (!ParseCount(v, ms)) {
-      route.kind = Kind::kBadQuery;
-      route.bad_query = "timeout_ms";
-      route.error = "timeout_ms must be a whole number of milliseconds, >= 0";
-      return route;
+      return BadQuery(std::move(route), "timeout_ms",
+                      "timeout_ms must be a whole number of milliseconds, >= 0");
     }
-    route.timeout = std::min(route.timeout, std::chrono::milliseconds(ms));
+    route.timeout = ms > static_cast<std::uint64_t>(std::chrono::milliseconds(kMaxWait).count())
+                        ? kMaxWait
+                        : std::chrono::milliseconds(ms);
+  }
+  if (!ParseView(url->params(), route.clean)) {
+    return BadQuery(std::move(route), "view", "use raw or clean");
   }
   return route;
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,10 @@ inline constexpr std::chrono::minutes kMaxWait{5};
 // for up to kMaxListLimit, as many as the server remembers done processes by default.
 inline constexpr std::size_t kDefaultListLimit = 10;
 inline constexpr std::size_t kMaxListLimit = 1024;
+// `read` (DESIGN §7.2): the defaults of limit, timeout_ms and idle_ms.
+inline constexpr std::size_t kDefaultReadLimit = 65536;
+inline constexpr std::chrono::milliseconds kDefaultReadTimeout{30000};
+inline constexpr std::chrono::milliseconds kDefaultIdle{2000};
 
 // What a request asks for, from its method and target alone.
 struct Route {
@@ -21,6 +26,8 @@ struct Route {
     kList,
     kOutput,
     kSignal,
+    kRead,    // GET /{id}/read
+    kStream,  // GET /{id}/stream
     kHealth,
     kMetrics,           // GET /metrics
     kOpenApi,           // GET /api/v0/openapi.json
@@ -28,20 +35,26 @@ struct Route {
     kNotFound,          // no such route
     kMethodNotAllowed,  // a route, but not with this method; `allow` says which
     kBadTarget,         // the target is not a valid origin-form URL
-    kBadQuery,          // a query parameter has a bad value: `bad_query` names it, `error` says why
+    kBadQuery,          // a query parameter has a bad value: `param` names it, `error` says why
   };
+  enum class Wait { kNone, kOutput, kExit, kIdle };
   Kind kind = Kind::kNotFound;
   // The route's template, as metrics and logs name it ("/api/v0/processes/{id}/output"); set
   // for every matched path, whatever the method or query; empty when no route matched.
   std::string_view name;
-  std::string id;                                // kOutput, kSignal: the path's id, percent-decoded
-  bool wait = false;                             // kOutput: ?wait=true
-  std::chrono::milliseconds timeout = kMaxWait;  // kOutput: ?timeout_ms, capped at kMaxWait
-  std::size_t limit = kDefaultListLimit;         // kList: ?limit, capped at kMaxListLimit
-  std::string_view bad_query;                    // kBadQuery: "timeout_ms" or "limit"
-  std::string allow;                             // kMethodNotAllowed
-  std::string path;                              // the decoded path, for messages
-  std::string error;                             // kBadTarget, kBadQuery
+  std::string id;     // kOutput, kSignal, kRead, kStream: the path's id, percent-decoded
+  bool wait = false;  // kOutput: ?wait=true
+  std::chrono::milliseconds timeout = kMaxWait;   // kOutput, kRead: ?timeout_ms, capped at kMaxWait
+  bool clean = false;                             // kOutput, kRead: ?view=clean (else raw)
+  std::size_t list_limit = kDefaultListLimit;     // kList: ?limit, capped at kMaxListLimit
+  std::uint64_t offset = 0;                       // kRead, kStream: ?offset
+  std::size_t limit = kDefaultReadLimit;          // kRead: ?limit, not clamped here
+  Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle
+  std::chrono::milliseconds idle = kDefaultIdle;  // kRead: ?idle_ms
+  std::string param;                              // kBadQuery: the parameter's name
+  std::string allow;                              // kMethodNotAllowed
+  std::string path;                               // the decoded path, for messages
+  std::string error;                              // kBadTarget, kBadQuery
 };
 
 Route ParseRoute(std::string_view method, std::string_view target);

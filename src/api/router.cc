@@ -7,9 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 
 #include "api/assets.h"
 #include "api/chat_id.h"
+#include "api/cursor.h"
 #include "api/wire.h"
 #include "store/idempotency.h"
 
@@ -88,6 +90,12 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
   return r;
 }
 
+Response Gone() {
+  Response gone;
+  gone.close = true;
+  return gone;
+}
+
 asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -108,9 +116,13 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
     case Kind::kStart:
       co_return Start(request, chat);
     case Kind::kList:
-      co_return List(chat, route.limit);
+      co_return List(chat, route.list_limit);
     case Kind::kOutput:
-      co_return co_await Output(route.id, chat, route.wait, route.timeout, std::move(client_gone));
+      co_return co_await Output(route, chat, std::move(client_gone));
+    case Kind::kRead:
+      co_return co_await Read(route, chat, std::move(client_gone));
+    case Kind::kStream:
+      co_return Stream(route, chat, request.last_event_id);
     case Kind::kSignal:
       co_return Signal(route.id, chat, request.body);
     case Kind::kHealth:
@@ -126,7 +138,7 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
     case Kind::kBadTarget:
       co_return Error(400, "Malformed request target.", route.error);
     case Kind::kBadQuery:
-      co_return Error(400, "Invalid " + std::string(route.bad_query) + ".", route.error);
+      co_return Error(400, "Invalid " + route.param + ".", route.error);
     case Kind::kNotFound:
       break;
   }
@@ -179,29 +191,96 @@ Response Router::List(const std::string& chat, std::size_t limit) {
   return r;
 }
 
-asio::awaitable<Response> Router::Output(std::string_view id, const std::string& chat, bool wait,
-                                         std::chrono::milliseconds timeout,
+asio::awaitable<Response> Router::Output(const Route& route, const std::string& chat,
                                          ClientGone client_gone) {
-  auto p = table_.Find(id);
-  if (!p || !Visible(*p, chat)) co_return NotFound(id);
-  if (wait && p->running() && timeout.count() > 0) {
-    auto which = co_await (table_.WaitDone(p) || Sleep(timeout) || client_gone());
-    if (which.index() == 2) {
-      Response gone;
-      gone.close = true;
-      co_return gone;
-    }
+  auto p = table_.Find(route.id);
+  if (!p || !Visible(*p, chat)) co_return NotFound(route.id);
+  if (route.wait && p->running() && route.timeout.count() > 0) {
+    auto which = co_await (table_.WaitDone(p) || Sleep(route.timeout) || client_gone());
+    if (which.index() == 2) co_return Gone();
   }
-  // The answer changes with the output's size and the running state only.
-  const std::uint64_t version = p->output().total() << 1 | (p->running() ? 1 : 0);
-  const std::string key = "output " + p->id();
+  // The answer changes with the output's size, the running state and the spool's health only.
+  const std::uint64_t version = p->total_bytes() << 1 | (p->running() ? 1 : 0);
+  const std::string key = (route.clean ? "clean " : "output ") + p->id() + " " +
+                          std::to_string(p->spool_error().size());
   Response r;
   r.shared_body = cache_.Get(key, version);
   if (!r.shared_body) {
-    r.shared_body = std::make_shared<const std::string>(EncodeOutput(*p));
+    auto rendered = p->RenderOutput(route.clean ? proc::View::kClean : proc::View::kRaw);
+    if (!rendered.ok()) co_return Error(500, "Failed to read output.", rendered.status().message());
+    r.shared_body = std::make_shared<const std::string>(EncodeOutput(*p, std::move(*rendered)));
     cache_.Put(key, version, r.shared_body);
   }
   co_return r;
+}
+
+asio::awaitable<Response> Router::Read(const Route& route, const std::string& chat,
+                                       ClientGone client_gone) {
+  using Wait = Route::Wait;
+  auto p = table_.Find(route.id);
+  if (!p || !Visible(*p, chat)) co_return NotFound(route.id);
+  const proc::View view = route.clean ? proc::View::kClean : proc::View::kRaw;
+  const auto read = [&] { return ReadProcessOutput(*p, route.offset, route.limit, view); };
+  auto answer = read();
+  const auto deadline = std::chrono::steady_clock::now() + route.timeout;
+  const auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now());
+  };
+  // Each wait is bounded by what is left of timeout_ms; on timeout it answers what it has.
+  while (answer.ok() && left().count() > 0) {
+    if (route.read_wait == Wait::kOutput) {
+      if (HasNews(*answer, route.offset)) break;
+      auto which = co_await (table_.WaitOutput(p) || Sleep(left()) || client_gone());
+      if (which.index() == 2) co_return Gone();
+      if (which.index() == 1) break;
+    } else if (route.read_wait == Wait::kExit) {
+      if (!p->running()) break;
+      auto which = co_await (table_.WaitDone(p) || Sleep(left()) || client_gone());
+      if (which.index() == 2) co_return Gone();
+      if (which.index() == 1) break;
+    } else if (route.read_wait == Wait::kIdle) {
+      if (!p->running()) break;
+      auto which =
+          co_await (table_.WaitOutput(p) || Sleep(std::min(route.idle, left())) || client_gone());
+      if (which.index() == 2) co_return Gone();
+      if (which.index() == 1) break;  // idle_ms passed with no new output (or the timeout)
+    } else {
+      break;
+    }
+    answer = read();
+  }
+  if (route.read_wait != Wait::kNone && answer.ok()) answer = read();
+  if (!answer.ok()) {
+    if (answer.status().code() == base::Code::kInvalidArgument) {
+      co_return Error(400, "Invalid offset.",
+                      "the output has " + std::to_string(p->total_bytes()) + " bytes");
+    }
+    co_return Error(500, "Failed to read output.", answer.status().message());
+  }
+  co_return Json(200, EncodeRead(*p, *answer));
+}
+
+Response Router::Stream(const Route& route, const std::string& chat,
+                        std::string_view last_event_id) {
+  auto p = table_.Find(route.id);
+  if (!p || !Visible(*p, chat)) return NotFound(route.id);
+  std::uint64_t offset = route.offset;
+  if (!last_event_id.empty()) {
+    auto [end, ec] =
+        std::from_chars(last_event_id.data(), last_event_id.data() + last_event_id.size(), offset);
+    if (ec != std::errc{} || end != last_event_id.data() + last_event_id.size()) {
+      return Error(400, "Invalid Last-Event-ID.", "must be a whole number, >= 0");
+    }
+  }
+  if (offset > p->total_bytes()) {
+    return Error(400, "Invalid offset.",
+                 "the output has " + std::to_string(p->total_bytes()) + " bytes");
+  }
+  Response r;
+  r.stream = std::move(p);
+  r.stream_offset = offset;
+  return r;
 }
 
 Response Router::Signal(std::string_view id, const std::string& chat, std::string_view body) {

@@ -24,6 +24,7 @@ struct Request {
   std::string_view target;   // origin-form: path and query
   std::string_view chat_id;  // the Coder-Chat-Id header, raw
   std::string_view body;
+  std::string_view last_event_id;  // the Last-Event-ID header (a stream's resume point), raw
   std::optional<std::string_view> idempotency_key;  // the Idempotency-Key header, if sent
 };
 
@@ -33,6 +34,10 @@ struct Response {
   std::shared_ptr<const std::string> shared_body;  // sent instead of body when set
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // the client is gone: send nothing, drop the connection
+  // Set for a `stream` accepted: instead of a body the server sends the event stream of this
+  // process from stream_offset (see NextStreamStep).
+  std::shared_ptr<const proc::Process> stream;
+  std::uint64_t stream_offset = 0;
 };
 
 // The bound on the bytes of cached answers: 8 MiB holds the output answers (at most ~33 KB each)
@@ -61,12 +66,16 @@ class Router {
   boost::asio::awaitable<Response> Handle(const Request& request, const Route& route,
                                           ClientGone client_gone);
 
+  proc::ProcessTable& table() { return table_; }
+
  private:
   Response Start(const Request& request, const std::string& chat);
   Response List(const std::string& chat, std::size_t limit);
-  boost::asio::awaitable<Response> Output(std::string_view id, const std::string& chat, bool wait,
-                                          std::chrono::milliseconds timeout,
+  boost::asio::awaitable<Response> Output(const Route& route, const std::string& chat,
                                           ClientGone client_gone);
+  boost::asio::awaitable<Response> Read(const Route& route, const std::string& chat,
+                                        ClientGone client_gone);
+  Response Stream(const Route& route, const std::string& chat, std::string_view last_event_id);
   Response Signal(std::string_view id, const std::string& chat, std::string_view body);
   Response Health();
   Response RenderMetrics();

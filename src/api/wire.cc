@@ -153,8 +153,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::string EncodeOutput(const proc::Process& process) {
-  proc::RenderedOutput rendered = proc::Render(process.output());
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered) {
   json::object o;
   o["output"] = std::move(rendered.text);
   if (const auto& t = rendered.truncation) {
@@ -169,6 +168,26 @@ std::string EncodeOutput(const proc::Process& process) {
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
+  if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
+  return json::serialize(o);
+}
+
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read) {
+  json::object o;
+  o["data"] = read.data;
+  o["offset"] = read.offset;
+  o["next_offset"] = read.next_offset;
+  o["total_bytes"] = process.total_bytes();
+  o["eof"] = read.eof;
+  o["running"] = process.running();
+  PutExit(o, process);
+  if (read.gap) {
+    json::object gap;
+    gap["from"] = read.gap->from;
+    gap["to"] = read.gap->to;
+    o["gap"] = std::move(gap);
+  }
+  if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }
 

@@ -8,6 +8,7 @@
 
 #include "proc/process.h"
 #include "proc/process_table.h"
+#include "proc/spool_text.h"
 
 namespace corral::api {
 
@@ -30,7 +31,10 @@ std::string EncodeError(std::string_view message, std::string_view detail);
 std::string EncodeMessage(std::string_view message);
 std::string EncodeStarted(const proc::Process& process);
 std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes);
-std::string EncodeOutput(const proc::Process& process);
+// `output`: the rendering (proc::Process::RenderOutput) and the process's state.
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered);
+// `read` (DESIGN §7.2): one cursor read and the process's state.
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read);
 
 struct Health {
   bool closing;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "base/byte_size.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "server/options.h"
@@ -22,6 +23,22 @@ CLI::Option* AddDuration(CLI::App* app, const std::string& name, std::int64_t& m
       ->transform(CLI::AsNumberWithUnit(kDurationUnits, CLI::AsNumberWithUnit::UNIT_REQUIRED))
       ->check(CLI::NonNegativeNumber)
       ->type_name("DURATION")
+      ->default_str(default_text);
+}
+
+// A size option (bytes, with an optional K/M/G suffix: base::ParseByteSize) stored in `bytes`.
+CLI::Option* AddByteSize(CLI::App* app, const std::string& name, std::uint64_t& bytes,
+                         const std::string& help, const std::string& default_text) {
+  return app
+      ->add_option_function<std::string>(
+          name,
+          [&bytes, name](const std::string& text) {
+            auto parsed = base::ParseByteSize(text);
+            if (!parsed) throw CLI::ValidationError(name, "not a size: " + text);
+            bytes = *parsed;
+          },
+          help)
+      ->type_name("SIZE")
       ->default_str(default_text);
 }
 
@@ -84,6 +101,14 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) 
                    "Most finished processes remembered at once (the oldest are forgotten first)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  AddByteSize(serve, "--spool-max", o.spool_max,
+              "Most bytes of one command's output kept on disk: the first 1 MiB and the latest "
+              "(K, M, G suffixes; at least 64K)",
+              "64M");
+  AddByteSize(serve, "--spool-total", o.spool_total,
+              "Most disk all output spools take together: past it the oldest finished processes "
+              "are forgotten",
+              "1G");
   serve->add_option("--max-processes", o.max_processes, "Most commands running at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -5,12 +5,16 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "proc/output_buffer.h"
+#include "proc/spool_text.h"
+#include "store/spool.h"
 #include "sys/child.h"
 
 namespace corral::proc {
@@ -36,7 +40,8 @@ class Process {
         pidfd_(ex),
         pipe_(ex),
         grace_(ex),
-        done_event_(ex) {}
+        done_event_(ex),
+        output_event_(ex) {}
 
   const std::string& id() const { return id_; }
   const std::string& chat_id() const { return chat_id_; }  // empty: started without a chat
@@ -59,9 +64,25 @@ class Process {
   const std::string& idempotency_key() const { return idempotency_key_; }
   const std::string& request_digest() const { return request_digest_; }
 
-  // The output so far. Bytes that leftovers (`cmd &`) write after the process is done still
-  // arrive here until the pipe's end of file.
+  // The output so far, in memory. Bytes that leftovers (`cmd &`) write after the process is
+  // done still arrive here until the pipe's end of file. Once the output is complete and its
+  // spool holds it, the table drops this buffer (it is then empty): use RenderOutput.
   const OutputBuffer& output() const { return output_; }
+  // Every byte the command wrote so far (the spool's and the buffer's count).
+  std::uint64_t total_bytes() const { return total_bytes_; }
+  // The output is complete: done, and its pipe at end of file (or the process forgotten, after
+  // which nothing of it is kept).
+  bool output_complete() const { return done_ && (!pipe_.is_open() || forgotten_); }
+  // The spool of the output to read from: the live one while the output may grow, else the
+  // file reopened read-only (store::Spool::Open: a file gone or damaged gives a spool with its
+  // error set). Null when it could not be created (spool_error() says why) or the table keeps
+  // no spools.
+  std::shared_ptr<const store::Spool> spool() const;
+  // Why the spool could not be made or failed; empty when it is fine (or there is none).
+  std::string spool_error() const;
+  // `output` (§3), or with View::kClean its clean view: from the live buffer, or read back from
+  // the spool once the table dropped it (empty when the file is gone or damaged since).
+  base::Result<RenderedOutput> RenderOutput(View view) const;
 
  private:
   friend class ProcessTable;
@@ -82,7 +103,9 @@ class Process {
   boost::asio::posix::stream_descriptor pipe_;   // the read end of stdout+stderr
   boost::asio::steady_timer grace_;              // the drain grace after the shell exited
   boost::asio::steady_timer done_event_;         // never expires; cancelled to wake waiters
-  bool has_cgroup_ = false;                      // it runs in a cgroup of its own, named id_
+  // Never expires; cancelled on each append, at the pipe's end of file and when done.
+  boost::asio::steady_timer output_event_;
+  bool has_cgroup_ = false;  // it runs in a cgroup of its own, named id_
 
   std::optional<sys::ExitStatus> exit_;  // set when the shell exits (its zombie unreaped)
   bool done_ = false;                    // exit seen, output complete or grace over, reaped
@@ -98,6 +121,14 @@ class Process {
   std::string idempotency_key_;
   std::string request_digest_;
   std::uint64_t leader_start_time_ = 0;  // /proc/PID/stat field 22 of the shell
+  std::uint64_t total_bytes_ = 0;
+  // The live spool; closed (null) once the output is complete, so that remembered processes
+  // hold no descriptors: spool() then reopens <spool_dir_>/<id_>.
+  std::shared_ptr<store::Spool> spool_;
+  std::string spool_dir_;               // set when the process has a spool file
+  std::string spool_error_;             // why the spool could not be made, or failed
+  std::uint64_t spool_disk_bytes_ = 0;  // what the closed spool takes on disk
+  bool buffer_in_spool_ = false;        // output_ was dropped: the spool holds what it held
 };
 
 }  // namespace corral::proc

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "base/log.h"
+
 #include "proc/process_table.h"
 
 namespace corral::proc {
@@ -58,6 +60,7 @@ void ProcessTable::WatchOutput(ProcessPtr p) {
                           return;
                         }
                         p->pipe_.close(ec);
+                        SettleOutput(*p);
                         if (p->done_) {
                           CheckLingering(p);
                         } else if (p->exit_) {
@@ -70,21 +73,59 @@ void ProcessTable::WatchOutput(ProcessPtr p) {
 bool ProcessTable::DrainPipe(Process& p) {
   if (!p.pipe_.is_open()) return false;
   const int fd = p.pipe_.native_handle();
+  bool appended = false;
+  bool open = true;
   for (std::size_t budget = kReadBudget; budget > 0;) {
     ssize_t n = ::read(fd, scratch_.get(), kReadChunk);
     if (n > 0) {
       // A forgotten process's leftovers still write: read to keep them from blocking or
       // dying of SIGPIPE, and drop.
-      if (!p.forgotten_) p.output_.Append({scratch_.get(), static_cast<std::size_t>(n)});
+      if (!p.forgotten_) Append(p, {scratch_.get(), static_cast<std::size_t>(n)});
       output_bytes_ += static_cast<std::uint64_t>(n);
+      appended = true;
       budget -= std::min(budget, static_cast<std::size_t>(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    return false;  // end of file, or an error that ends the stream all the same
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    open = false;  // end of file, or an error that ends the stream all the same
+    break;
   }
-  return true;
+  if (appended) {
+    p.output_event_.cancel();
+    if (spool_disk_ > options_.spool_total) EnforceSpoolTotal();
+  }
+  return open;
+}
+
+void ProcessTable::Append(Process& p, std::string_view bytes) {
+  p.output_.Append(bytes);
+  p.total_bytes_ += bytes.size();
+  if (!p.spool_) return;
+  const std::uint64_t before = p.spool_->disk_bytes();
+  if (base::Status s = p.spool_->Append(bytes); !s.ok()) {
+    base::LogWarning("process " + p.id_ +
+                     ": spool failed, output kept in memory only: " + s.message());
+  }
+  spool_disk_ += p.spool_->disk_bytes() - before;
+}
+
+void ProcessTable::SettleOutput(Process& p) {
+  p.output_event_.cancel();
+  if (!p.output_complete() || !p.spool_) return;
+  // A file deleted under us: its descriptor still serves it, and the buffer stays.
+  if (::access(p.spool_->path().c_str(), F_OK) != 0 && !p.forgotten_) return;
+  if (!p.forgotten_ && p.spool_->error().empty() &&
+      p.spool_->max_bytes() >= kMinSpoolMaxForRender && LoadOutputBuffer(*p.spool_).ok()) {
+    p.output_ = OutputBuffer();  // the spool holds what it held
+    p.buffer_in_spool_ = true;
+    ReleaseMemorySoon();
+  }
+  // Nothing more will be appended: close the file (a read reopens it), so that remembered
+  // processes hold no descriptors.
+  p.spool_error_ = p.spool_->error();
+  p.spool_disk_bytes_ = p.spool_->disk_bytes();
+  p.spool_.reset();
 }
 
 void ProcessTable::Finish(const ProcessPtr& p) {
@@ -98,11 +139,13 @@ void ProcessTable::Finish(const ProcessPtr& p) {
   p->pidfd_.close(ignored);
   p->grace_.cancel();
   p->done_event_.cancel();
+  SettleOutput(*p);
   p->lingering_ = true;
   CheckLingering(p);
   retention_.Add(p->id_, p->done_at_);
   // The cap on remembered processes holds at every moment, not only when a timer fires.
   if (retention_.size() > options_.max_done) ForgetDue();
+  if (spool_disk_ > options_.spool_total) EnforceSpoolTotal();
   ScheduleForget();
   if (options_.on_done) options_.on_done(*p);
   // The shell's children, handed to us now, are reaped on the SIGCHLD of their own exit (one
@@ -136,16 +179,44 @@ void ProcessTable::ScheduleForget() {
 void ProcessTable::ForgetDue() {
   const auto due = retention_.TakeDue(base::SteadyClock::now());
   if (due.empty()) return;
-  for (const std::string& id : due) {
-    auto it = processes_.find(id);
-    if (it == processes_.end()) continue;
-    Process& p = *it->second;
-    p.forgotten_ = true;
-    JournalForget(p);
-    p.output_ = OutputBuffer();
-    if (!p.lingering_ && pids_limit_) pids_limit_->Remove(id);
-    processes_.erase(it);
+  for (const std::string& id : due) Forget(id);
+  ++generation_;
+  FlushJournal();
+  ReleaseMemorySoon();
+  ScheduleForget();
+}
+
+void ProcessTable::Forget(const std::string& id) {
+  auto it = processes_.find(id);
+  if (it == processes_.end()) return;
+  Process& p = *it->second;
+  p.forgotten_ = true;
+  JournalForget(p);
+  p.output_ = OutputBuffer();
+  // A spool lives as long as its process is remembered. A reader holding the process still
+  // reads through the spool's descriptor; the disk is freed when the last one lets go.
+  if (p.spool_) {
+    spool_disk_ -= p.spool_->disk_bytes();
+    p.spool_->Remove();
+  } else if (!p.spool_dir_.empty()) {
+    spool_disk_ -= p.spool_disk_bytes_;
+    ::unlink((p.spool_dir_ + "/" + p.id_).c_str());
+    p.spool_dir_.clear();
   }
+  p.output_event_.cancel();  // a waiter for more output gets its end now
+  if (!p.lingering_ && pids_limit_) pids_limit_->Remove(id);
+  processes_.erase(it);
+}
+
+void ProcessTable::EnforceSpoolTotal() {
+  bool forgot = false;
+  while (spool_disk_ > options_.spool_total) {
+    auto oldest = retention_.TakeOldest();
+    if (!oldest) break;  // only running commands' spools are left: they stay
+    Forget(*oldest);
+    forgot = true;
+  }
+  if (!forgot) return;
   ++generation_;
   FlushJournal();
   ReleaseMemorySoon();

@@ -194,6 +194,8 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   }
   child.output.release();
   p->done_event_.expires_at(asio::steady_timer::time_point::max());
+  p->output_event_.expires_at(asio::steady_timer::time_point::max());
+  CreateSpool(*p);
 
   leaders_.insert(p->pid_);
   processes_.emplace(p->id_, p);
@@ -226,16 +228,41 @@ std::vector<std::shared_ptr<const Process>> ProcessTable::List(std::string_view 
   return out;
 }
 
+void ProcessTable::CreateSpool(Process& p) {
+  if (options_.spool_dir.empty()) return;
+  auto spool = store::Spool::Create(options_.spool_dir, p.id_, options_.spool_max);
+  if (!spool.ok()) {
+    // The command runs all the same: its head+tail view and exit status do not need a spool.
+    p.spool_error_ = spool.status().message();
+    base::LogWarning("process " + p.id_ + ": no spool: " + p.spool_error_);
+    return;
+  }
+  p.spool_ = std::move(*spool);
+  p.spool_dir_ = options_.spool_dir;
+  spool_disk_ += p.spool_->disk_bytes();
+}
+
+std::shared_ptr<void> ProcessTable::HoldWaiter() {
+  ++*waiters_;
+  return std::shared_ptr<void>(nullptr, [n = waiters_](void*) { --*n; });
+}
+
 asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process) {
   if (!process->running()) co_return;
-  struct Count {
-    std::shared_ptr<std::size_t> n;
-    explicit Count(std::shared_ptr<std::size_t> c) : n(std::move(c)) { ++*n; }
-    ~Count() { --*n; }
-  } count(waiters_);
+  auto count = HoldWaiter();
   // Our own entry, not the caller's const view: waiting on its event is the table's business.
   ProcessPtr p = processes_.at(process->id());
   co_await p->done_event_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> ProcessTable::WaitOutput(std::shared_ptr<const Process> process,
+                                               bool counted) {
+  if (process->output_complete()) co_return;
+  auto it = processes_.find(process->id());
+  if (it == processes_.end() || it->second != process) co_return;
+  auto count = counted ? HoldWaiter() : nullptr;
+  ProcessPtr p = it->second;
+  co_await p->output_event_.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace corral::proc

@@ -30,6 +30,9 @@ namespace corral::proc {
 
 using Environment = std::map<std::string, std::string>;
 
+// The bound on the disk all spools take together by default (--spool-total).
+inline constexpr std::uint64_t kDefaultSpoolTotalBytes = 1ull << 30;
+
 struct TableOptions {
   std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
   Environment base_env;         // the server's environment with the env hook applied
@@ -56,6 +59,13 @@ struct TableOptions {
   // none known): recovery ends what it left even if none of its starts was journaled.
   std::string previous_instance;
   std::string previous_cgroup_root;
+  // Where each command's output is spooled, as <spool_dir>/<id> (DESIGN §7.1); empty: no
+  // spools (output lives in memory only, as in v0). The directory must exist.
+  std::string spool_dir;
+  std::uint64_t spool_max = store::kDefaultSpoolMaxBytes;  // per spool; see store::Spool
+  // The disk all spools may take: past it the oldest done processes are forgotten (with their
+  // spools) until it holds again; running ones are never forgotten for it.
+  std::uint64_t spool_total = kDefaultSpoolTotalBytes;
 };
 
 struct StartSpec {
@@ -123,6 +133,15 @@ class ProcessTable {
   // Completes when the process is done (or at once if it is). Cancellable.
   boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process);
 
+  // Completes on the process's next output (an append), its pipe's end of file, or its end
+  // (done); at once when its output is complete already. Counts as a waiter unless `counted`
+  // is false (the caller holds a HoldWaiter). Cancellable.
+  boost::asio::awaitable<void> WaitOutput(std::shared_ptr<const Process> process,
+                                          bool counted = true);
+
+  // Counts a held request (a stream) among waiters() for as long as the result lives.
+  std::shared_ptr<void> HoldWaiter();
+
   // Refuses new starts, SIGTERMs every command and every orphan, SIGKILLs what remains after
   // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
@@ -138,6 +157,8 @@ class ProcessTable {
   std::size_t waiters() const { return *waiters_; }
   // Output bytes read from every command's pipe since the table was made.
   std::uint64_t output_bytes() const { return output_bytes_; }
+  // The disk all spools take now (store::Spool::disk_bytes summed).
+  std::uint64_t spool_disk_bytes() const { return spool_disk_; }
   // The per-command process limit in force: 0 when off or not available here.
   int task_limit() const { return task_limit_; }
   // How the processes of a command are found: "cgroup" (one cgroup v2 per command) or
@@ -163,11 +184,21 @@ class ProcessTable {
   void OnExit(const ProcessPtr& p);
   // Reads what the pipe holds now; returns false once it hit end of file or an error.
   bool DrainPipe(Process& p);
+  // Adds bytes read from the pipe to the buffer and the spool.
+  void Append(Process& p, std::string_view bytes);
   void Finish(const ProcessPtr& p);
   // Whether anything of a done process may still live; ends its lingering when not.
   void CheckLingering(const ProcessPtr& p);
   void ScheduleForget();
   void ForgetDue();
+  // Drops the process from the table: its buffer, its spool file.
+  void Forget(const std::string& id);
+  // Wakes output waiters; once the output is complete and the spool holds it, drops the
+  // in-memory buffer (output then renders from the spool).
+  void SettleOutput(Process& p);
+  // Forgets the oldest done processes while the spools take more than spool_total.
+  void EnforceSpoolTotal();
+  void CreateSpool(Process& p);
   void ReleaseMemorySoon();
 
   // Signals (process_signals.cc).
@@ -209,6 +240,7 @@ class ProcessTable {
   std::uint64_t output_bytes_ = 0;
   bool closing_ = false;
   std::shared_ptr<std::size_t> waiters_ = std::make_shared<std::size_t>(0);
+  std::uint64_t spool_disk_ = 0;  // the disk bytes of every spool of a remembered process
   boost::asio::signal_set sigchld_;
   boost::asio::steady_timer orphan_timer_;  // backs up SIGCHLD, which /proc reads can race
   boost::asio::steady_timer forget_timer_;

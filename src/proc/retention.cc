@@ -25,6 +25,15 @@ std::vector<std::string> Retention::TakeDue(TimePoint now) {
   return due;
 }
 
+std::optional<std::string> Retention::TakeOldest() {
+  if (by_done_.empty()) return std::nullopt;
+  auto oldest = by_done_.begin();
+  std::string id = std::move(oldest->second);
+  index_.erase(id);
+  by_done_.erase(oldest);
+  return id;
+}
+
 std::optional<Retention::TimePoint> Retention::NextDue() const {
   if (by_done_.empty()) return std::nullopt;
   return by_done_.begin()->first + retention_;

@@ -28,6 +28,8 @@ class Retention {
   // The ids to forget at `now`: those past the retention, then the oldest beyond the cap;
   // they are no longer remembered on return.
   std::vector<std::string> TakeDue(TimePoint now);
+  // Takes the oldest remembered id, if any (it is no longer remembered on return).
+  std::optional<std::string> TakeOldest();
   // When TakeDue will next have something, if ever.
   std::optional<TimePoint> NextDue() const;
   std::size_t size() const { return index_.size(); }

@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "proc/defaults.h"
+#include "proc/process_table.h"
 
 namespace corral::server {
 
@@ -31,6 +33,10 @@ struct ServeOptions {
   // A cgroup pids limit per command; 0: none. Off by default: on cgroup v1 each start then
   // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.
   int max_tasks_per_command = 0;
+  // Each command's output spool: its bound (clamped to at least proc::kMinSpoolMaxForRender)
+  // and the bound on all spools together (DESIGN §7.1).
+  std::uint64_t spool_max = store::kDefaultSpoolMaxBytes;
+  std::uint64_t spool_total = proc::kDefaultSpoolTotalBytes;
   bool announce = true;       // print "listening on ADDR" lines on stdout
   bool log_commands = false;  // command text in process_start log lines (it may hold secrets)
   // The state directory (DESIGN §7.4): the journal and the spools. Empty: the default,

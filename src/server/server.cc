@@ -31,6 +31,7 @@
 #include "base/paths.h"
 #include "server/auth.h"
 #include "server/environment.h"
+#include "server/event_stream.h"
 #include "server/listen_address.h"
 #include "server/options.h"
 #include "server/origin.h"
@@ -371,7 +372,8 @@ class HttpServer {
       // A ?wait=true may hold the request for minutes: no deadline while the router works.
       stream.expires_never();
       const api::Route route = api::ParseRoute(req.method_string(), req.target());
-      api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body()};
+      api::Request request{req.method_string(), req.target(), req["Coder-Chat-Id"], req.body(),
+                           req["Last-Event-ID"]};
       if (auto key = req.find("Idempotency-Key"); key != req.end()) {
         request.idempotency_key = key->value();
       }
@@ -379,6 +381,12 @@ class HttpServer {
       api::Response response =
           co_await router_.Handle(request, route, [&raw] { return PeerGone(raw); });
       if (response.close) break;
+      if (response.stream) {  // the connection is the stream's until it ends
+        co_await SendEventStream(stream, req.version(), router_.table(), std::move(response.stream),
+                                 response.stream_offset, request_timeout_,
+                                 [&raw] { return PeerGone(raw); });
+        break;
+      }
       const bool sent =
           response.shared_body
               ? co_await ReplyShared(stream, req.version(), keep_alive, *response.shared_body)
@@ -644,6 +652,9 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
     std::getline(previous, table_options.previous_instance);
     std::getline(previous, table_options.previous_cgroup_root);
   }
+  table_options.spool_dir = state_dir->spool_dir();
+  table_options.spool_max = std::max(options.spool_max, proc::kMinSpoolMaxForRender);
+  table_options.spool_total = options.spool_total;
   proc::ProcessTable table(ioc.get_executor(), std::move(table_options));
   // Before anything listens: every process a dead server left is `lost` by the first answer.
   if (base::Status recovered = table.Recover(); !recovered.ok()) {

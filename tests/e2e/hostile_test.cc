@@ -40,7 +40,10 @@ class Hostile : public ::testing::Test {
         << FdCount(server_.pid()) << " descriptors, " << fds_before_ << " before";
     EXPECT_EQ(server_.Get("/api/v0/health").json.at("waiters").as_int64(), 0);
   }
-  Server server_{{.args = {"--request-timeout", "2s", "--max-connections", "256"}}};
+  // Room for every loud command's full spool (16 x 64 MiB would pass the default 1 GiB total,
+  // which forgets the oldest done processes before the test reads them).
+  Server server_{
+      {.args = {"--request-timeout", "2s", "--max-connections", "256", "--spool-total", "4G"}}};
   std::size_t fds_before_ = 0;
 };
 
