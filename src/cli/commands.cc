@@ -130,23 +130,61 @@ std::string Shorten(std::string s, std::size_t width) {
   return s;
 }
 
-// Waits for a foreground command; Ctrl-C ends it (terminate, then kill) or, with
-// --detach-on-interrupt, leaves it running. Returns the exit status of `corral run`.
+// Writes raw output to stdout at once, so that it shows when it comes.
+void WriteOut(std::string_view data) {
+  std::fwrite(data.data(), 1, data.size(), stdout);
+  std::fflush(stdout);
+}
+
+// Prints a followed read answer's output, and on stderr what it says was lost: a `gap` (the
+// bounded spool dropped a middle, or the spool failed; said once per gap) and a spool failure
+// (said once).
+class ChunkPrinter {
+ public:
+  void operator()(const json::object& read) {
+    if (const auto* gap = read.if_contains("gap"); gap && gap->is_object()) {
+      const auto from = gap->as_object().at("from").to_number<std::uint64_t>();
+      const auto to = gap->as_object().at("to").to_number<std::uint64_t>();
+      std::fprintf(stderr, "corral: %llu bytes of output (offsets %llu to %llu) were not kept\n",
+                   static_cast<unsigned long long>(to - from),
+                   static_cast<unsigned long long>(from), static_cast<unsigned long long>(to));
+    }
+    if (const auto* error = read.if_contains("spool_error");
+        error && error->is_string() && !spool_error_told_) {
+      spool_error_told_ = true;
+      std::fprintf(stderr, "corral: the server could not keep all output: %s\n",
+                   error->as_string().c_str());
+    }
+    const auto& data = read.at("data").as_string();
+    WriteOut({data.data(), data.size()});
+  }
+
+ private:
+  bool spool_error_told_ = false;
+};
+
+// Waits for a foreground command, printing its output as it comes (with --json: its output
+// answer at the end); Ctrl-C ends it (terminate, then kill) or, with --detach-on-interrupt,
+// leaves it running. Returns the exit status of `corral run`.
 int WaitInForeground(client::CorralClient& api, const ClientOptions& c, const RunOptions& run,
                      const std::string& id, Interrupts& interrupts) {
   const auto deadline =
       run.timeout ? std::optional(std::chrono::steady_clock::now() + *run.timeout) : std::nullopt;
+  std::uint64_t offset = 0;
+  ChunkPrinter print;
   int interrupted = 0;
   for (;;) {
     const std::stop_token interrupt = interrupts.Next();
-    auto out = api.WaitOutput(id, deadline, interrupt);
+    auto out = c.json
+                   ? api.WaitOutput(id, deadline, interrupt)
+                   : api.Follow(id, &offset, /*clean=*/false, deadline, interrupt, std::ref(print));
     if (!out.ok() && interrupt.stop_requested()) {
       ++interrupted;
       if (run.detach_on_interrupt) {
         std::fprintf(stderr,
                      "corral: interrupted; process %s keeps running: follow it with `corral "
-                     "output --wait %s`, stop it with `corral signal %s terminate`\n",
-                     id.c_str(), id.c_str(), id.c_str());
+                     "logs -f --from %llu %s`, stop it with `corral signal %s terminate`\n",
+                     id.c_str(), static_cast<unsigned long long>(offset), id.c_str(), id.c_str());
         std::printf("%s\n", id.c_str());
         return kInterruptedExit;
       }
@@ -161,16 +199,12 @@ int WaitInForeground(client::CorralClient& api, const ClientOptions& c, const Ru
       continue;
     }
     if (!out.ok()) return ServerFailed(out.status());
-    if (c.json) {
-      PrintJson(*out);
-    } else {
-      PrintOutputText(*out);
-    }
+    if (c.json) PrintJson(*out);
     if (out->at("running").as_bool()) {
       std::fprintf(stderr,
                    "corral: process %s is still running (it was not stopped); follow it with "
-                   "`corral output --wait %s`, stop it with `corral signal %s kill`\n",
-                   id.c_str(), id.c_str(), id.c_str());
+                   "`corral logs -f --from %llu %s`, stop it with `corral signal %s kill`\n",
+                   id.c_str(), static_cast<unsigned long long>(offset), id.c_str(), id.c_str());
       return kStillRunningExit;
     }
     return interrupted ? kInterruptedExit : client::ShellExitStatus(*out);
@@ -188,6 +222,7 @@ int Run(const ClientOptions& c, const RunOptions& run) {
   args.command = CommandLine(run.command);
   args.workdir = run.workdir;
   args.background = run.background;
+  args.idempotency_key = run.idempotency_key;
   for (const auto& kv : run.env) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -210,9 +245,16 @@ int Run(const ClientOptions& c, const RunOptions& run) {
   }
   client::HttpClient http(*destination);
   client::CorralClient api(http);
-  auto started = api.Start(args);
+  bool replayed = false;
+  auto started = api.Start(args, &replayed);
   if (!started.ok()) return ServerFailed(started.status());
   const std::string id(started->at("id").as_string());
+  if (replayed) {
+    std::fprintf(stderr,
+                 "corral: process %s was started earlier with this idempotency key; nothing new "
+                 "was started\n",
+                 id.c_str());
+  }
   if (run.background) {
     if (c.json) {
       PrintJson(*started);
@@ -261,12 +303,12 @@ int Ps(const ClientOptions& c, bool all, std::optional<int> limit) {
   return 0;
 }
 
-int Output(const ClientOptions& c, const std::string& id, bool wait) {
+int Output(const ClientOptions& c, const std::string& id, bool wait, bool clean) {
   auto destination = DestinationFor(c);
   if (!destination.ok()) return Fail(destination.status());
   client::HttpClient http(*destination);
   client::CorralClient api(http);
-  auto out = wait ? api.WaitOutput(id, std::nullopt) : api.Output(id);
+  auto out = wait ? api.WaitOutput(id, std::nullopt, {}, {}, clean) : api.Output(id, clean);
   if (!out.ok()) return ServerFailed(out.status());
   if (c.json) {
     PrintJson(*out);
@@ -276,6 +318,40 @@ int Output(const ClientOptions& c, const std::string& id, bool wait) {
       std::fprintf(stderr, "corral: %s is still running\n", id.c_str());
   }
   return wait ? client::ShellExitStatus(*out) : 0;
+}
+
+int Logs(const ClientOptions& c, const LogsOptions& logs) {
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  std::uint64_t offset = logs.from;
+  ChunkPrinter print;
+  const auto chunk = [&](const json::object& read) {
+    if (c.json) {
+      PrintJson(read);
+    } else {
+      print(read);
+    }
+  };
+  if (logs.follow) {
+    auto last = api.Follow(logs.id, &offset, logs.clean, std::nullopt, {}, chunk);
+    return last.ok() ? 0 : ServerFailed(last.status());
+  }
+  // What was written when the first answer came; a loud command does not keep this going.
+  std::optional<std::uint64_t> end;
+  constexpr std::size_t kChunk = 1024 * 1024;  // the largest read the server makes
+  for (;;) {
+    auto read = api.Read(logs.id, {.offset = offset, .limit = kChunk, .clean = logs.clean});
+    if (!read.ok()) return ServerFailed(read.status());
+    if (!end) end = read->at("total_bytes").to_number<std::uint64_t>();
+    const std::uint64_t next = client::NextOffset(*read);
+    const bool progress = next != offset || read->contains("gap");
+    if (progress) chunk(*read);
+    offset = next;
+    // Nothing complete past `offset` yet (a partial character) ends it too.
+    if (!progress || read->at("eof").as_bool() || offset >= *end) return 0;
+  }
 }
 
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal) {

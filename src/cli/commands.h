@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,7 +39,19 @@ inline constexpr int kInterruptedExit = 130;   // Ctrl-C during a foreground run
 // Each returns the process exit code for `corral`. Errors are printed to stderr.
 int Run(const ClientOptions& c, const RunOptions& run);
 int Ps(const ClientOptions& c, bool all, std::optional<int> limit);
-int Output(const ClientOptions& c, const std::string& id, bool wait);
+// `clean`: the clean view (DESIGN §7.3).
+int Output(const ClientOptions& c, const std::string& id, bool wait, bool clean = false);
+
+struct LogsOptions {
+  std::string id;
+  std::uint64_t from = 0;  // the raw byte offset to start at
+  bool follow = false;     // keep printing until the process is done and its output read
+  bool clean = false;      // the clean view (DESIGN §7.3)
+};
+// `corral logs`: the output from `from` on, exactly (chained `read` calls, their `data` printed
+// as it is; with --json, each read answer on a line). Returns 0, or kCorralFailedExit (an
+// unknown id included).
+int Logs(const ClientOptions& c, const LogsOptions& logs);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
 // `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one (ephemeral
 // unless given a state dir).

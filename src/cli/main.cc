@@ -195,6 +195,12 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--detach-on-interrupt", run.detach_on_interrupt,
                     "On Ctrl-C, stop waiting and print the process id, leaving it running "
                     "(default: Ctrl-C terminates it, a second Ctrl-C kills it)");
+  run_cmd
+      ->add_option("--idempotency-key", run.idempotency_key,
+                   "Start at most once: a repeat with the same key and request follows the "
+                   "process the first one started instead of starting another (1 to 255 "
+                   "printable characters)")
+      ->type_name("KEY");
   AddDuration(run_cmd, "--timeout", run_timeout_ms,
               "Stop waiting after this long (the command keeps running)", "none");
   run_cmd
@@ -219,6 +225,24 @@ int main(int argc, char** argv) {
   output_cmd->add_option("id", id, "Process id")->required();
   output_cmd->add_flag("--wait", wait,
                        "Wait until the process is done first, then exit with its exit code");
+  bool clean = false;
+  output_cmd->add_flag("--clean", clean,
+                       "The clean view: escape sequences removed, progress-bar frames collapsed "
+                       "to the last, long lines cut in the middle");
+
+  cli::LogsOptions logs;
+  CLI::App* logs_cmd = app.add_subcommand(
+      "logs", "Print a process's whole output (from its spool), exactly as it was written");
+  logs_cmd->add_option("id", logs.id, "Process id")->required();
+  logs_cmd->add_flag("-f,--follow", logs.follow,
+                     "Keep printing output as it comes until the process is done");
+  logs_cmd
+      ->add_option("--from", logs.from,
+                   "Start at this byte offset of the output (default 0: the beginning)")
+      ->type_name("OFFSET");
+  logs_cmd->add_flag("--clean", logs.clean,
+                     "The clean view: escape sequences removed, progress-bar frames collapsed "
+                     "to the last, long lines cut in the middle");
 
   std::string signal;
   CLI::App* signal_cmd = app.add_subcommand("signal", "Signal a process's whole group");
@@ -286,7 +310,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(ps_cmd)) {
       return cli::Ps(client, ps_all, ps_limit > 0 ? std::optional(ps_limit) : std::nullopt);
     }
-    if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait);
+    if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait, clean);
+    if (app.got_subcommand(logs_cmd)) return cli::Logs(client, logs);
     if (app.got_subcommand(signal_cmd)) return cli::Signal(client, id, signal);
     if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir, mcp_state_dir);
   } catch (const std::exception& e) {

@@ -51,10 +51,13 @@ Code CodeFor(int http_status) {
 
 base::Result<json::object> CorralClient::Call(std::string_view method, const std::string& target,
                                               std::string_view body,
-                                              std::chrono::milliseconds waits,
-                                              std::stop_token stop) {
-  auto response = http_.Send(method, target, body, waits + deadlines_.answer, std::move(stop));
+                                              std::chrono::milliseconds waits, std::stop_token stop,
+                                              const HttpHeaders& headers,
+                                              HttpHeaders* answer_headers) {
+  auto response =
+      http_.Send(method, target, body, waits + deadlines_.answer, std::move(stop), headers);
   if (!response.ok()) return response.status();
+  if (answer_headers) *answer_headers = response->headers;
   boost::system::error_code ec;
   json::value v = json::parse(response->body, ec);
   const json::object* o = (!ec && v.is_object()) ? &v.as_object() : nullptr;
@@ -74,7 +77,7 @@ base::Result<json::object> CorralClient::Call(std::string_view method, const std
   return Status(CodeFor(response->status), message);
 }
 
-base::Result<json::object> CorralClient::Start(const StartArgs& args) {
+base::Result<json::object> CorralClient::Start(const StartArgs& args, bool* replayed) {
   json::object body;
   body["command"] = args.command;
   if (!args.workdir.empty()) body["workdir"] = args.workdir;
@@ -84,7 +87,15 @@ base::Result<json::object> CorralClient::Start(const StartArgs& args) {
     body["env"] = std::move(env);
   }
   if (args.background) body["background"] = true;
-  return Call("POST", std::string(kBase) + "start", json::serialize(body));
+  HttpHeaders headers;
+  if (!args.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", args.idempotency_key);
+  HttpHeaders answer_headers;
+  auto started = Call("POST", std::string(kBase) + "start", json::serialize(body), {}, {}, headers,
+                      &answer_headers);
+  if (replayed) {
+    *replayed = started.ok() && FindHeader(answer_headers, "Idempotent-Replayed") == "true";
+  }
+  return started;
 }
 
 base::Result<json::object> CorralClient::List(std::optional<int> limit) {
@@ -93,8 +104,9 @@ base::Result<json::object> CorralClient::List(std::optional<int> limit) {
   return Call("GET", target);
 }
 
-base::Result<json::object> CorralClient::Output(const std::string& id) {
-  return Call("GET", std::string(kBase) + EncodeSegment(id) + "/output");
+base::Result<json::object> CorralClient::Output(const std::string& id, bool clean) {
+  return Call("GET",
+              std::string(kBase) + EncodeSegment(id) + "/output" + (clean ? "?view=clean" : ""));
 }
 
 base::Result<json::object> CorralClient::Signal(const std::string& id, const std::string& signal) {
@@ -105,9 +117,10 @@ base::Result<json::object> CorralClient::Signal(const std::string& id, const std
 
 base::Result<json::object> CorralClient::WaitOutput(
     const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
-    std::stop_token stop, const std::function<void(const json::object&)>& after_slice) {
+    std::stop_token stop, const std::function<void(const json::object&)>& after_slice, bool clean) {
   using std::chrono::milliseconds;
-  const std::string target = std::string(kBase) + EncodeSegment(id) + "/output?wait=true";
+  const std::string target =
+      std::string(kBase) + EncodeSegment(id) + "/output?wait=true" + (clean ? "&view=clean" : "");
   for (;;) {
     milliseconds slice = deadlines_.wait_slice;
     if (deadline) {
@@ -123,6 +136,76 @@ base::Result<json::object> CorralClient::WaitOutput(
     if (deadline && std::chrono::steady_clock::now() >= *deadline) return out;
     if (after_slice) after_slice(*out);
   }
+}
+
+base::Result<json::object> CorralClient::Read(const std::string& id, const ReadArgs& args,
+                                              std::stop_token stop) {
+  using Wait = ReadArgs::Wait;
+  std::string target =
+      std::string(kBase) + EncodeSegment(id) + "/read?offset=" + std::to_string(args.offset);
+  if (args.limit > 0) target += "&limit=" + std::to_string(args.limit);
+  if (args.clean) target += "&view=clean";
+  std::chrono::milliseconds waits{0};
+  if (args.wait != Wait::kNone) {
+    waits = std::clamp(args.timeout, std::chrono::milliseconds(0), deadlines_.wait_slice);
+    target += args.wait == Wait::kOutput ? "&wait=output" : "&wait=exit";
+    target += "&timeout_ms=" + std::to_string(waits.count());
+  }
+  return Call("GET", target, {}, waits, std::move(stop));
+}
+
+base::Result<json::object> CorralClient::Follow(
+    const std::string& id, std::uint64_t* offset, bool clean,
+    std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop,
+    const std::function<void(const json::object&)>& chunk) {
+  using std::chrono::milliseconds;
+  // The largest read the server makes: fewer requests for a loud command.
+  constexpr std::size_t kChunk = 1024 * 1024;
+  for (;;) {
+    milliseconds slice = deadlines_.follow_slice;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
+      slice = std::clamp(left, milliseconds(0), slice);
+    }
+    const std::uint64_t from = *offset;
+    auto read = Read(id,
+                     {.offset = from,
+                      .limit = kChunk,
+                      .wait = ReadArgs::Wait::kOutput,
+                      .timeout = slice,
+                      .clean = clean},
+                     stop);
+    if (!read.ok()) return read;
+    const std::uint64_t next = NextOffset(*read);
+    const bool gap = read->contains("gap");
+    if (next != from || gap) {
+      *offset = next;
+      if (chunk) chunk(*read);
+    }
+    const auto* eof = read->if_contains("eof");
+    if (eof && eof->is_bool() && eof->as_bool()) return read;
+    const auto* running = read->if_contains("running");
+    if (!running || !running->is_bool() || !running->as_bool()) {
+      // Done: what it wrote is read, or a whole slice brought nothing complete (leftovers
+      // holding the pipe with a partial character).
+      const auto* total = read->if_contains("total_bytes");
+      boost::system::error_code ec;
+      const bool caught_up =
+          total && total->is_number() && next >= total->to_number<std::uint64_t>(ec) && !ec;
+      if (caught_up || (next == from && !gap)) return read;
+      continue;
+    }
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return read;
+  }
+}
+
+std::uint64_t NextOffset(const json::object& read) {
+  const auto* next = read.if_contains("next_offset");
+  if (!next || !next->is_number()) return 0;
+  boost::system::error_code ec;
+  const auto n = next->to_number<std::uint64_t>(ec);
+  return ec ? 0 : n;
 }
 
 int ShellExitStatus(const json::object& output) {

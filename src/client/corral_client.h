@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -19,6 +20,20 @@ struct StartArgs {
   std::string workdir;  // empty: the server's default
   std::vector<std::pair<std::string, std::string>> env;
   bool background = false;
+  // Sent as Idempotency-Key when not empty: a repeat with the same key and request answers with
+  // the first process instead of starting another (DESIGN §7.4).
+  std::string idempotency_key;
+};
+
+// A GET /{id}/read (DESIGN §7.2).
+struct ReadArgs {
+  enum class Wait { kNone, kOutput, kExit };
+  std::uint64_t offset = 0;
+  std::size_t limit = 0;  // raw bytes; 0: the server's default (64 KiB); it clamps to 1 MiB
+  Wait wait = Wait::kNone;
+  // With `wait`: the most the server holds the request (sent as timeout_ms).
+  std::chrono::milliseconds timeout{0};
+  bool clean = false;  // view=clean
 };
 
 // How long a client gives the server. A server that stops answering (stopped, hung) is noticed
@@ -28,6 +43,10 @@ struct Deadlines {
   std::chrono::milliseconds answer{10'000};
   // The longest wait asked of the server in one request; longer waits are re-asked in slices.
   std::chrono::milliseconds wait_slice{15'000};
+  // The longest `read?wait=output` asked for while following output. It bounds how late a
+  // follower sees that a process is done while leftovers of it (`cmd &`) hold its output open:
+  // such a wait only ends at new output or its timeout.
+  std::chrono::milliseconds follow_slice{5'000};
 };
 
 // The v0 API as calls. Each returns the server's JSON answer on success. On failure the Status
@@ -39,11 +58,13 @@ class CorralClient {
   explicit CorralClient(HttpClient& http, Deadlines deadlines = {})
       : http_(http), deadlines_(deadlines) {}
 
-  base::Result<boost::json::object> Start(const StartArgs& args);
+  // `replayed`, when given, is set to whether the server answered an idempotent repeat (header
+  // Idempotent-Replayed: true) rather than starting a process.
+  base::Result<boost::json::object> Start(const StartArgs& args, bool* replayed = nullptr);
   // `limit`: how many to list (the server's default, 10, when not given).
   base::Result<boost::json::object> List(std::optional<int> limit = std::nullopt);
-  // One GET output, without waiting.
-  base::Result<boost::json::object> Output(const std::string& id);
+  // One GET output, without waiting; `clean`: view=clean.
+  base::Result<boost::json::object> Output(const std::string& id, bool clean = false);
   base::Result<boost::json::object> Signal(const std::string& id, const std::string& signal);
 
   // Waits until the process is done or `deadline` passes (none: no limit), asking the server in
@@ -53,16 +74,37 @@ class CorralClient {
   base::Result<boost::json::object> WaitOutput(
       const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
       std::stop_token stop = {},
-      const std::function<void(const boost::json::object&)>& after_slice = {});
+      const std::function<void(const boost::json::object&)>& after_slice = {}, bool clean = false);
+
+  // One GET read. `args.timeout` is clamped to Deadlines::wait_slice. When `stop` is requested,
+  // returns kUnavailable at once.
+  base::Result<boost::json::object> Read(const std::string& id, const ReadArgs& args,
+                                         std::stop_token stop = {});
+
+  // Follows the output of process `id` from `*offset` as it comes (read?wait=output, in slices
+  // of at most Deadlines::follow_slice), calling `chunk` with every read answer that carries
+  // output or a `gap`, and moving `*offset` to its `next_offset`. Returns the last read answer
+  // once the output is complete (`eof`), or once the process is done and what it wrote is read
+  // (output that leftovers of it write later is not waited for): its exit fields are set. Also
+  // returns the last answer (still running) when `deadline` passes. When `stop` is requested,
+  // returns kUnavailable at once; `*offset` is where to resume.
+  base::Result<boost::json::object> Follow(
+      const std::string& id, std::uint64_t* offset, bool clean,
+      std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop,
+      const std::function<void(const boost::json::object&)>& chunk);
 
  private:
   base::Result<boost::json::object> Call(std::string_view method, const std::string& target,
                                          std::string_view body = {},
                                          std::chrono::milliseconds waits = {},
-                                         std::stop_token stop = {});
+                                         std::stop_token stop = {}, const HttpHeaders& headers = {},
+                                         HttpHeaders* answer_headers = nullptr);
   HttpClient& http_;
   Deadlines deadlines_;
 };
+
+// The read answer's `next_offset` (0 when absent).
+std::uint64_t NextOffset(const boost::json::object& read);
 
 // What a finished process's answer means as a shell exit status: its exit code, or 128+n for
 // a process killed by signal n, as shells report it.

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <variant>
 
@@ -26,6 +27,13 @@ constexpr std::chrono::seconds kMaxIdle{10};
 constexpr std::uint64_t kBodyLimit = 64 * 1024 * 1024;
 
 }  // namespace
+
+std::string_view FindHeader(const HttpHeaders& headers, std::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return {};
+}
 
 std::string Endpoint::ToString() const {
   return is_unix ? "unix:" + path : "http://" + host + ":" + port;
@@ -119,8 +127,8 @@ HttpClient::~HttpClient() = default;
 
 base::Result<HttpResponse> HttpClient::Send(std::string_view method, std::string_view target,
                                             std::string_view body,
-                                            std::chrono::milliseconds timeout,
-                                            std::stop_token stop) {
+                                            std::chrono::milliseconds timeout, std::stop_token stop,
+                                            const HttpHeaders& headers) {
   using Outcome = Connection::Outcome;
   const Endpoint& endpoint = destination_.endpoint;
   const auto deadline = Clock::now() + timeout;
@@ -186,6 +194,7 @@ base::Result<HttpResponse> HttpClient::Send(std::string_view method, std::string
     req.set(http::field::authorization, "Bearer " + destination_.token);
   }
   if (!destination_.chat_id.empty()) req.set("Coder-Chat-Id", destination_.chat_id);
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.keep_alive(true);
   req.prepare_payload();
 
@@ -213,7 +222,11 @@ base::Result<HttpResponse> HttpClient::Send(std::string_view method, std::string
   c.last_used = Clock::now();
   auto res = parser.release();
   if (!res.keep_alive()) c.Drop();
-  return HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
+  HttpResponse response{static_cast<int>(res.result_int()), std::move(res.body()), {}};
+  for (const auto& field : res) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  return response;
 }
 
 }  // namespace corral::client

@@ -5,6 +5,8 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -30,9 +32,16 @@ struct Destination {
   std::string chat_id;  // sent as Coder-Chat-Id when not empty
 };
 
+// Header fields as (name, value) pairs.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+// The value of header `name` in `headers` (compared without regard to case), or "" when absent.
+std::string_view FindHeader(const HttpHeaders& headers, std::string_view name);
+
 struct HttpResponse {
   int status = 0;
   std::string body;
+  HttpHeaders headers;
 };
 
 // A small HTTP/1.1 client for corral's API, over TCP or a Unix socket, with a deadline on every
@@ -50,10 +59,10 @@ class HttpClient {
   // says so and how to start one); the answer did not come within `timeout` (the message says
   // the server stopped answering); `stop` was requested (the exchange is abandoned at once and
   // the connection dropped; the caller knows from `stop` why); kInternal: the exchange failed
-  // midway.
+  // midway. `headers` are added to the request.
   base::Result<HttpResponse> Send(std::string_view method, std::string_view target,
                                   std::string_view body, std::chrono::milliseconds timeout,
-                                  std::stop_token stop = {});
+                                  std::stop_token stop = {}, const HttpHeaders& headers = {});
 
   const Endpoint& endpoint() const { return destination_.endpoint; }
 

@@ -1,17 +1,11 @@
 // `corral` as a careless caller uses it: words that a shell would mangle, exit statuses that
 // must never pass for the command's, a server that stops answering, Ctrl-C, the current
 // directory, chat ids that are not UUIDs.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <filesystem>
-#include <fstream>
 #include <future>
-#include <sstream>
 
 #include "harness.h"
 
@@ -20,71 +14,17 @@ namespace {
 
 namespace json = boost::json;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// `corral ARGS...` running in the background with SIGINT at its default disposition (whatever
-// the test runner's is), so that the test can interrupt it as a terminal's Ctrl-C would.
-class Background {
- public:
-  explicit Background(const std::vector<std::string>& args) : dir_(TempDir()) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      ::signal(SIGINT, SIG_DFL);
-      ::dup2(::open("/dev/null", O_RDONLY), 0);
-      ::dup2(::open((dir_ + "/out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 1);
-      ::dup2(::open((dir_ + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600), 2);
-      std::vector<char*> argv{const_cast<char*>(kCorral.c_str())};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Background() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  void Interrupt() { ::kill(pid_, SIGINT); }
-  // Waits (bounded) for it to exit; its result.
-  CommandResult Finish() {
-    CommandResult r;
-    int status = 0;
-    if (!Eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; },
-                    std::chrono::seconds(60))) {
-      ADD_FAILURE() << "corral did not exit";
-      return r;
-    }
-    pid_ = -1;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = ReadAll(dir_ + "/out");
-    r.err = ReadAll(dir_ + "/err");
-    return r;
-  }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-};
-
 class CliSafety : public ::testing::Test {
  protected:
-  std::vector<std::string> With(std::vector<std::string> args) {
+  // `corral SUBCOMMAND --server ADDR ARGS...` against this test's server.
+  std::vector<std::string> Argv(std::vector<std::string> args) {
     args.insert(args.begin() + 1, {"--server", address_});
+    args.insert(args.begin(), kCorral);
     return args;
   }
   CommandResult Corral(std::vector<std::string> args,
                        const std::map<std::string, std::string>& env = {}) {
-    args = With(std::move(args));
-    args.insert(args.begin(), kCorral);
-    return RunProgram(args, env);
+    return RunProgram(Argv(std::move(args)), env);
   }
   // The id of the only running process whose command is `command`, once there is one.
   std::string RunningId(const std::string& command) {
@@ -205,7 +145,7 @@ TEST(CliWorkdir, ARemoteServerKeepsItsOwnDefault) {
 TEST_F(CliSafety, CtrlCTerminatesThenKillsAndExits130) {
   const std::string command =
       "trap 'echo got TERM' TERM; echo started; while :; do sleep 0.05; done";
-  Background run(With({"run", "--", command}));
+  BackgroundProgram run(Argv({"run", "--", command}));
   const std::string id = RunningId(command);
   ASSERT_FALSE(id.empty());
   auto output_has = [&](const std::string& text) {
@@ -230,7 +170,7 @@ TEST_F(CliSafety, CtrlCTerminatesThenKillsAndExits130) {
 }
 
 TEST_F(CliSafety, CtrlCWithDetachLeavesTheCommandRunningAndPrintsItsId) {
-  Background run(With({"run", "--detach-on-interrupt", "--", "sleep 60"}));
+  BackgroundProgram run(Argv({"run", "--detach-on-interrupt", "--", "sleep 60"}));
   const std::string id = RunningId("sleep 60");
   ASSERT_FALSE(id.empty());
   run.Interrupt();

@@ -304,14 +304,14 @@ int ConnectUnix(const std::string& path) {
   return fd;
 }
 
-CommandResult RunProgram(const std::vector<std::string>& argv,
-                         const std::map<std::string, std::string>& env,
-                         std::chrono::seconds limit) {
-  const std::string dir = TempDir();
-  const std::string out_path = dir + "/out", err_path = dir + "/err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
+BackgroundProgram::BackgroundProgram(const std::vector<std::string>& argv,
+                                     const std::map<std::string, std::string>& env)
+    : dir_(TempDir()), name_(argv.at(0)) {
+  const std::string out_path = dir_ + "/out", err_path = dir_ + "/err";
+  pid_ = ::fork();
+  if (pid_ == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::signal(SIGINT, SIG_DFL);  // whatever the test runner's is: Interrupt() acts as Ctrl-C
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     int in = ::open("/dev/null", O_RDONLY);
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -325,22 +325,51 @@ CommandResult RunProgram(const std::vector<std::string>& argv,
     ::execv(args[0], args.data());
     _exit(127);
   }
+}
+
+BackgroundProgram::~BackgroundProgram() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void BackgroundProgram::Interrupt() {
+  if (pid_ > 0) ::kill(pid_, SIGINT);
+}
+
+std::string BackgroundProgram::Out() const { return ReadFileText(dir_ + "/out"); }
+
+bool BackgroundProgram::Exited() {
+  if (pid_ <= 0) return true;
+  if (::waitpid(pid_, &status_, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
+CommandResult BackgroundProgram::Finish(std::chrono::seconds limit) {
   CommandResult r;
-  int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
+  while (!Exited()) {
     if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << argv[0] << " did not finish in time";
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << name_ << " did not finish in time";
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status_, 0);
+      pid_ = -1;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFileText(out_path);
-  r.err = ReadFileText(err_path);
+  r.exit_code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  r.out = Out();
+  r.err = ReadFileText(dir_ + "/err");
   return r;
+}
+
+CommandResult RunProgram(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env,
+                         std::chrono::seconds limit) {
+  return BackgroundProgram(argv, env).Finish(limit);
 }
 
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {

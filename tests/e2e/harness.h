@@ -112,6 +112,33 @@ struct CommandResult {
   std::string err;
 };
 
+// A program (argv[0] a path) running in the background with `env` added to ours, stdin from
+// /dev/null, stdout and stderr to files, SIGINT at its default disposition; killed by the
+// destructor if still running.
+class BackgroundProgram {
+ public:
+  explicit BackgroundProgram(const std::vector<std::string>& argv,
+                             const std::map<std::string, std::string>& env = {});
+  ~BackgroundProgram();
+  BackgroundProgram(const BackgroundProgram&) = delete;
+  BackgroundProgram& operator=(const BackgroundProgram&) = delete;
+
+  // SIGINT, as a terminal's Ctrl-C.
+  void Interrupt();
+  // What it wrote to stdout so far.
+  std::string Out() const;
+  // True once it has exited (reaped).
+  bool Exited();
+  // Waits for it to exit, at most `limit` (then kills it and fails the test); its result.
+  CommandResult Finish(std::chrono::seconds limit = std::chrono::seconds(60));
+
+ private:
+  std::string dir_;
+  std::string name_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
 // Runs argv (argv[0] a path) with `env` added to ours, stdin from /dev/null; waits at most
 // `limit`, then kills it.
 CommandResult RunProgram(const std::vector<std::string>& argv,
