@@ -25,8 +25,10 @@ constexpr std::string_view kSupportedVersions[] = {"2025-06-18", "2025-03-26", "
 
 constexpr std::string_view kInstructions =
     "Runs shell commands on this machine through corral. Commands run as `sh -c COMMAND` in "
-    "their own process group and keep running after a tool call returns. Output is the first "
-    "and last 16 KiB of stdout+stderr; long lines are cut.";
+    "their own process group and keep running after a tool call returns. Output is shown as the "
+    "first and last 16 KiB of stdout+stderr (long lines cut); every result carries next_offset, "
+    "and process_output with that offset returns only what came after it, 16 KiB at most per "
+    "call, so a long build can be followed without missing or repeating a byte.";
 
 std::string Reply(const json::value& id, json::value result) {
   return json::serialize(

@@ -18,7 +18,15 @@ const json::array& Definitions() {
         "running": {"type": "boolean"},
         "exit_code": {"type": "integer"},
         "exit_signal": {"type": "string"},
-        "truncated": {"type": "object"}
+        "ended_by": {"type": "string"},
+        "truncated": {"type": "object"},
+        "offset": {"type": "integer"},
+        "next_offset": {"type": "integer"},
+        "total_bytes": {"type": "integer"},
+        "remaining_bytes": {"type": "integer"},
+        "eof": {"type": "boolean"},
+        "gap": {"type": "object"},
+        "replayed": {"type": "boolean"}
       },
       "required": ["id", "running"]
     })");
@@ -29,9 +37,15 @@ const json::array& Definitions() {
                   "Run a shell command (sh -c) and return its output and exit code. Waits up to "
                   "timeout_ms (default 10000; at most 50000 unless the request asks for "
                   "progress notifications) for it to finish. If it is still running then, "
-                  "the partial output is returned with running=true and the process id; the "
-                  "process is NOT stopped: read more later with process_output, or stop it "
-                  "with signal_process. With background=true, returns the id at once."},
+                  "the output so far is returned with running=true, the process id and "
+                  "next_offset; the process is NOT stopped: call process_output with "
+                  "offset=next_offset to get only what it printed after that (no byte twice, "
+                  "none lost), or stop it with signal_process. A long output shows its first "
+                  "and last 16 KiB; process_output with an offset reads any part exactly. With "
+                  "background=true, returns the id at once (next_offset 0). If you may retry "
+                  "this call, pass an idempotency_key: a repeat with the same key and arguments "
+                  "returns the process the first call started (replayed=true) instead of "
+                  "running the command again."},
                  {"inputSchema", json::parse(R"({
                     "type": "object",
                     "properties": {
@@ -44,7 +58,9 @@ const json::array& Definitions() {
                       "background": {"type": "boolean",
                                      "description": "Return at once without waiting."},
                       "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                     "description": "How long to wait for the command to finish (default 10000). Does not kill it."}
+                                     "description": "How long to wait for the command to finish (default 10000). Does not kill it."},
+                      "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 255,
+                                          "description": "Any unique string (printable ASCII) naming this start, such as a UUID: the same key with the same arguments never runs the command twice, even across a restart of the server."}
                     },
                     "required": ["command"]
                   })")},
@@ -52,13 +68,22 @@ const json::array& Definitions() {
     t.push_back({{"name", "process_output"},
                  {"title", "Read a process's output"},
                  {"description",
-                  "Return the output so far, running state and exit code of a process started "
-                  "by run_command. With wait_ms, first waits up to that long for it to finish "
-                  "(waiting never stops the process)."},
+                  "Read a process started by run_command: its output, running state and exit "
+                  "code. Without offset: the whole output so far as a view of its first and last "
+                  "16 KiB, and next_offset. With offset (the next_offset of the previous "
+                  "run_command or process_output result): only the output after that byte "
+                  "offset, at most 16 KiB per call, and next_offset to pass next time; "
+                  "remaining_bytes counts what is already there beyond it (call again to read "
+                  "on, or pass a larger offset to skip ahead: offsets are bytes, total_bytes is "
+                  "the end). Following a long build this way gives every byte exactly once. "
+                  "With wait_ms, first waits up to that long for the process to finish "
+                  "(waiting never stops it), then reads."},
                  {"inputSchema", json::parse(R"({
                     "type": "object",
                     "properties": {
                       "id": {"type": "string", "description": "The process id."},
+                      "offset": {"type": "integer", "minimum": 0,
+                                 "description": "Return only the output after this byte offset (a next_offset you were given), at most 16 KiB."},
                       "wait_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
                                   "description": "Wait up to this long for the process to finish (at most 50000 unless the request asks for progress notifications)."}
                     },
@@ -157,22 +182,53 @@ std::optional<std::chrono::milliseconds> Milliseconds(const json::object& args,
   return std::chrono::milliseconds(*ms);
 }
 
-// The text a model reads for a process answer: the output, then one line of state.
+// The line of state that ends the text a model reads for a process answer.
+std::string StateLine(const json::object& o) {
+  const std::string id(o.at("id").as_string());
+  if (o.at("running").as_bool()) {
+    std::string line = "[process " + id + " is still running; ";
+    if (const auto* next = o.if_contains("next_offset")) {
+      line += "call process_output with offset=" + json::serialize(*next) +
+              " (and wait_ms to wait for it to finish) for what it prints next, or "
+              "signal_process to stop it]";
+    } else {
+      line += "use process_output to read more or signal_process to stop it]";
+    }
+    return line;
+  }
+  if (auto* sig = o.if_contains("exit_signal")) {
+    return "[process " + id + " was killed by " + std::string(sig->as_string()) + "]";
+  }
+  return "[process " + id + " exited with code " + std::to_string(o.at("exit_code").as_int64()) +
+         "]";
+}
+
+// The text a model reads for a process answer: the output, then what else it should know.
 std::string ProcessText(const json::object& o) {
   std::string text(o.at("output").as_string());
   if (!text.empty() && text.back() != '\n') text += '\n';
-  const std::string id(o.at("id").as_string());
-  if (o.at("running").as_bool()) {
-    text += "[process " + id + " is still running; use process_output to read more or " +
-            "signal_process to stop it]";
-  } else if (auto* sig = o.if_contains("exit_signal")) {
-    text += "[process " + id + " was killed by " + std::string(sig->as_string()) + "]";
-  } else {
-    text += "[process " + id + " exited with code " + std::to_string(o.at("exit_code").as_int64()) +
-            "]";
+  if (auto* r = o.if_contains("replayed"); r && r->as_bool()) {
+    text += "[replayed: this idempotency_key already started this process; nothing new ran]\n";
   }
+  if (auto* gap = o.if_contains("gap"); gap && gap->is_object()) {
+    const auto from = gap->as_object().at("from").to_number<std::uint64_t>();
+    const auto to = gap->as_object().at("to").to_number<std::uint64_t>();
+    text += "[" + std::to_string(to - from) + " bytes at offsets " + std::to_string(from) + " to " +
+            std::to_string(to) +
+            " were not kept by the server (its output spool limit); the output above starts "
+            "at offset " +
+            std::to_string(to) + "]\n";
+  }
+  if (auto* remaining = o.if_contains("remaining_bytes");
+      remaining && remaining->to_number<std::uint64_t>() > 0) {
+    text += "[" + json::serialize(*remaining) + " more bytes are already there after offset " +
+            json::serialize(o.at("next_offset")) +
+            ": call process_output with that offset to read on]\n";
+  }
+  text += StateLine(o);
   if (auto* t = o.if_contains("truncated")) {
-    text += "\n[output truncated: " + json::serialize(*t) + "]";
+    text += "\n[output truncated: " + json::serialize(*t) +
+            "; process_output with offset=0 reads all of it, 16 KiB per call]";
   }
   return text;
 }
@@ -188,12 +244,53 @@ json::object ToolFailure(const base::Status& status) {
           {"isError", true}};
 }
 
-// A process answer for a model: the server's output answer with the id added.
+// A process answer for a model: the server's answer with the id added.
 json::object ProcessResult(const std::string& id, json::object output) {
   output["id"] = id;
   output.erase("command");
   std::string text = ProcessText(output);
   return ToolResult(std::move(text), std::move(output));
+}
+
+// How many bytes process `id` has written so far (a read's `total_bytes`).
+base::Result<std::uint64_t> TotalBytes(client::CorralClient& api, const std::string& id) {
+  auto read = api.Read(id, {.offset = 0, .limit = 1});
+  if (!read.ok()) return read.status();
+  return read->at("total_bytes").to_number<std::uint64_t>();
+}
+
+// The output answer of process `id` with `next_offset`: the count of output bytes it covers,
+// where a read continues it. The count is taken before and after the answer, again while it
+// changes (up to kTries times), so that it is exact unless the command writes without pause;
+// then it is the count before, and a read from it may repeat a few bytes, never miss one.
+base::Result<json::object> OutputWithCursor(client::CorralClient& api, const std::string& id) {
+  constexpr int kTries = 3;
+  for (int attempt = 1;; ++attempt) {
+    auto before = TotalBytes(api, id);
+    if (!before.ok()) return before.status();
+    auto out = api.Output(id);
+    if (!out.ok()) return out;
+    auto after = TotalBytes(api, id);
+    if (!after.ok()) return after.status();
+    if (*before == *after || attempt == kTries) {
+      (*out)["next_offset"] = *before;
+      return out;
+    }
+  }
+}
+
+// What process `id` wrote after `offset`, at most kMaxReadBytes, for a model.
+json::object ReadResult(client::CorralClient& api, const std::string& id, std::uint64_t offset) {
+  auto read = api.Read(id, {.offset = offset, .limit = kMaxReadBytes});
+  if (!read.ok()) return ToolFailure(read.status());
+  json::object o = std::move(*read);
+  const std::uint64_t next = client::NextOffset(o);
+  const auto total = o.at("total_bytes").to_number<std::uint64_t>();
+  json::value data = std::move(o.at("data"));
+  o.erase("data");
+  o["output"] = std::move(data);
+  o["remaining_bytes"] = total > next ? total - next : 0;
+  return ProcessResult(id, std::move(o));
 }
 
 // A list answer for a model: one line per process.
@@ -214,20 +311,25 @@ std::string ListText(const json::object& list) {
   return text.empty() ? "No processes." : text;
 }
 
-// Waits for process `id` until `wait` has passed or `stop` is requested, then answers with its
-// state.
+// Waits for process `id` to finish until `wait` has passed or `stop` is requested; then
+// answers with its state: the output from `offset` when given, else the head+tail view.
 json::object WaitResult(client::CorralClient& api, const std::string& id,
-                        std::chrono::milliseconds wait, std::stop_token stop,
-                        const WaitProgress& progress) {
+                        std::chrono::milliseconds wait, std::optional<std::uint64_t> offset,
+                        std::stop_token stop, const WaitProgress& progress, bool replayed = false) {
   const auto begin = std::chrono::steady_clock::now();
-  auto out = api.WaitOutput(id, begin + wait, stop, [&](const json::object&) {
-    if (progress) {
-      progress(std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - begin));
-    }
-  });
-  if (!out.ok() && stop.stop_requested()) out = api.Output(id);
+  if (wait.count() > 0) {
+    auto waited = api.WaitOutput(id, begin + wait, stop, [&](const json::object&) {
+      if (progress) {
+        progress(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - begin));
+      }
+    });
+    if (!waited.ok() && !stop.stop_requested()) return ToolFailure(waited.status());
+  }
+  if (offset) return ReadResult(api, id, *offset);
+  auto out = OutputWithCursor(api, id);
   if (!out.ok()) return ToolFailure(out.status());
+  if (replayed) (*out)["replayed"] = true;
   return ProcessResult(id, std::move(*out));
 }
 
@@ -258,10 +360,14 @@ std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
         call.start.background = bg->as_bool();
       }
       call.wait = Milliseconds(args, "timeout_ms").value_or(kDefaultWait);
+      call.start.idempotency_key = String(args, "idempotency_key", false);
     } else if (tool == "process_output") {
       call.tool = Tool::kProcessOutput;
       call.id = String(args, "id", true);
       call.wait = Milliseconds(args, "wait_ms");
+      if (auto offset = Integer(args, "offset", 0, std::numeric_limits<std::int64_t>::max())) {
+        call.offset = static_cast<std::uint64_t>(*offset);
+      }
     } else if (tool == "list_processes") {
       call.tool = Tool::kListProcesses;
       // The server caps it.
@@ -290,21 +396,25 @@ json::object RunTool(const ToolCall& call, client::CorralClient& api, std::stop_
   try {
     switch (call.tool) {
       case Tool::kRunCommand: {
-        auto started = api.Start(call.start);
+        bool replayed = false;
+        auto started = api.Start(call.start, &replayed);
         if (!started.ok()) return ToolFailure(started.status());
         const std::string id(started->at("id").as_string());
         if (call.start.background) {
-          return ToolResult("Started process " + id + " in the background.",
-                            {{"id", id}, {"running", true}});
+          json::object o{{"id", id}, {"running", true}, {"next_offset", 0}};
+          if (replayed) o["replayed"] = true;
+          return ToolResult((replayed ? "Replayed: this idempotency_key already started process "
+                                      : "Started process ") +
+                                id +
+                                " in the background; call process_output with offset=0 to "
+                                "read its output as it comes.",
+                            std::move(o));
         }
-        return WaitResult(api, id, *call.wait, stop, progress);
+        return WaitResult(api, id, *call.wait, std::nullopt, stop, progress, replayed);
       }
-      case Tool::kProcessOutput: {
-        if (call.wait) return WaitResult(api, call.id, *call.wait, stop, progress);
-        auto out = api.Output(call.id);
-        if (!out.ok()) return ToolFailure(out.status());
-        return ProcessResult(call.id, std::move(*out));
-      }
+      case Tool::kProcessOutput:
+        return WaitResult(api, call.id, call.wait.value_or(std::chrono::milliseconds(0)),
+                          call.offset, stop, progress);
       case Tool::kListProcesses: {
         auto list = api.List(call.limit);
         if (!list.ok()) return ToolFailure(list.status());

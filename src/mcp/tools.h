@@ -3,6 +3,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -19,6 +21,10 @@ inline constexpr std::chrono::milliseconds kMaxWait{10 * 60 * 1000};
 // The most a tool waits for a client that did not ask for progress notifications: the official
 // SDKs give up on a request after 60 s by default, and a late answer is lost.
 inline constexpr std::chrono::milliseconds kMaxWaitWithoutProgress{50'000};
+// The most output process_output returns from an offset in one call (raw bytes; the read
+// never cuts a character): about 4,000 tokens, a size a model takes without crowding out its
+// context. What is left is counted and read by the next call.
+inline constexpr std::size_t kMaxReadBytes = 16 * 1024;
 
 // The tool definitions for tools/list: names, descriptions written for a model, schemas.
 const boost::json::array& ToolDefinitions();
@@ -27,8 +33,11 @@ const boost::json::array& ToolDefinitions();
 struct ToolCall {
   enum class Tool { kRunCommand, kProcessOutput, kListProcesses, kSignalProcess };
   Tool tool = Tool::kListProcesses;
-  client::StartArgs start;  // kRunCommand
+  client::StartArgs start;  // kRunCommand (idempotency_key included)
   std::string id;           // kProcessOutput, kSignalProcess
+  // kProcessOutput: read from this raw byte offset of the output (at most kMaxReadBytes) rather
+  // than render the head+tail view.
+  std::optional<std::uint64_t> offset;
   // kRunCommand: how long to wait (always set); kProcessOutput: wait_ms, if given.
   std::optional<std::chrono::milliseconds> wait;
   std::string signal;        // kSignalProcess: "terminate" or "kill"

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +45,9 @@ test('tools/list gives every tool with exact input schemas', async () => {
   assert.equal(runSchema.properties.background.type, 'boolean');
   assert.deepEqual(byName.signal_process.inputSchema.properties.signal.enum, ['terminate', 'kill']);
   assert.equal(byName.process_output.inputSchema.properties.wait_ms.type, 'integer');
+  assert.equal(byName.process_output.inputSchema.properties.offset.type, 'integer');
+  assert.equal(runSchema.properties.idempotency_key.type, 'string');
+  assert.match(byName.process_output.description, /next_offset/);
   for (const tool of tools) {
     assert.ok(tool.description.length > 40, `${tool.name} is described for a model`);
     assert.equal(tool.inputSchema.type, 'object');
@@ -69,6 +72,81 @@ test('a command that outlives its timeout keeps running and its output can be re
   assert.equal(later.structuredContent.running, false);
   assert.equal(later.structuredContent.output, 'start\nend\n');
   assert.equal(later.structuredContent.exit_code, 0);
+});
+
+test('run_command gives next_offset, and process_output from it gives only what came after', async () => {
+  const first = await run({ command: 'echo a; sleep 1.5; echo b', timeout_ms: 300 });
+  assert.equal(first.structuredContent.running, true);
+  assert.equal(first.structuredContent.output, 'a\n');
+  assert.equal(first.structuredContent.next_offset, 2);
+  assert.match(first.content[0].text, /offset=2/);
+  const { id } = first.structuredContent;
+  const next = await client.callTool({ name: 'process_output', arguments: { id, offset: 2, wait_ms: 20000 } });
+  assert.equal(next.isError, false, JSON.stringify(next));
+  assert.equal(next.structuredContent.output, 'b\n');
+  assert.equal(next.structuredContent.offset, 2);
+  assert.equal(next.structuredContent.next_offset, 4);
+  assert.equal(next.structuredContent.remaining_bytes, 0);
+  assert.equal(next.structuredContent.eof, true);
+  assert.equal(next.structuredContent.exit_code, 0);
+  const past = await client.callTool({ name: 'process_output', arguments: { id, offset: 5 } });
+  assert.equal(past.isError, true);
+  assert.match(past.content[0].text, /Invalid offset/);
+});
+
+test('a model following a long output by offsets receives every byte exactly once', async () => {
+  // A pause first, so that run_command returns while it runs; then about 350 KB.
+  const command = 'echo start; sleep 1; seq 1 60000';
+  const expected = 'start\n' + Array.from({ length: 60000 }, (_, i) => `${i + 1}\n`).join('');
+  const first = await run({ command, timeout_ms: 300 });
+  assert.equal(first.structuredContent.running, true, JSON.stringify(first.structuredContent));
+  const { id } = first.structuredContent;
+  let received = first.structuredContent.output;
+  let offset = first.structuredContent.next_offset;
+  assert.equal(Buffer.byteLength(received), offset);
+  let calls = 0;
+  for (;;) {
+    assert.ok(++calls < 1000, 'the output ends');
+    const r = await client.callTool({ name: 'process_output', arguments: { id, offset, wait_ms: 5000 } });
+    assert.equal(r.isError, false, JSON.stringify(r));
+    const o = r.structuredContent;
+    assert.equal(o.offset, offset, 'it starts where the last call ended');
+    assert.equal(o.gap, undefined);
+    assert.ok(Buffer.byteLength(o.output) <= 16384, 'bounded per call');
+    assert.equal(Buffer.byteLength(o.output), o.next_offset - o.offset, 'next_offset counts it');
+    assert.equal(o.remaining_bytes, o.total_bytes - o.next_offset);
+    received += o.output;
+    offset = o.next_offset;
+    if (o.eof) {
+      assert.equal(o.exit_code, 0);
+      break;
+    }
+  }
+  assert.ok(calls >= Math.floor((Buffer.byteLength(expected) - 6) / 16384), `${calls} calls`);
+  assert.equal(received.length, expected.length);
+  assert.ok(received === expected, 'every byte once, in order');
+});
+
+test('an idempotency_key runs a command once; a retry gets the same process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-mcp-key-'));
+  try {
+    const args = { command: `echo ran >> ${dir}/marks; echo out`, idempotency_key: 'retry-1' };
+    const first = await run(args);
+    assert.equal(first.structuredContent.output, 'out\n');
+    assert.equal(first.structuredContent.replayed, undefined);
+    const again = await run(args);
+    assert.equal(again.isError, false, JSON.stringify(again));
+    assert.equal(again.structuredContent.id, first.structuredContent.id);
+    assert.equal(again.structuredContent.replayed, true);
+    assert.equal(again.structuredContent.output, 'out\n');
+    assert.match(again.content[0].text, /replayed/);
+    assert.equal(readFileSync(join(dir, 'marks'), 'utf8'), 'ran\n');
+    const other = await run({ command: 'echo different', idempotency_key: 'retry-1' });
+    assert.equal(other.isError, true);
+    assert.match(other.content[0].text, /Idempotency key reused with a different request/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a running command can be listed and killed', async () => {

@@ -31,6 +31,14 @@ std::string Call(std::string_view tool, std::string_view arguments, int id = 1) 
          std::string(arguments) + "}}";
 }
 
+// A read answer with nothing in `data` (what the tools ask to learn the byte count).
+std::pair<int, std::string> ReadAnswer(int total_bytes, bool running) {
+  json::object o{{"data", ""},      {"offset", 0},        {"next_offset", 0},
+                 {"eof", !running}, {"running", running}, {"total_bytes", total_bytes}};
+  if (!running) o["exit_code"] = 0;
+  return {200, json::serialize(o)};
+}
+
 // The timeout_ms a wait asked the server for.
 long long TimeoutMs(const std::string& target) {
   return std::stoll(target.substr(target.rfind("timeout_ms=") + 11));
@@ -163,6 +171,7 @@ TEST(HandleLine, RunCommandStartsThenWaitsInSlices) {
     if (target == "/api/v0/processes/start") {
       return std::pair<int, std::string>(200, R"({"id":"p1","started":true})");
     }
+    if (target.find("/read?") != std::string_view::npos) return ReadAnswer(3, false);
     return std::pair<int, std::string>(
         200, R"({"output":"hi\n","running":false,"exit_code":0,"command":"echo hi"})");
   });
@@ -172,11 +181,38 @@ TEST(HandleLine, RunCommandStartsThenWaitsInSlices) {
   EXPECT_EQ(result.at("isError"), false);
   EXPECT_EQ(result.at("structuredContent").at("id"), "p1");
   EXPECT_EQ(result.at("structuredContent").at("output"), "hi\n");
+  EXPECT_EQ(result.at("structuredContent").at("next_offset"), 3) << "the read's total_bytes";
   EXPECT_FALSE(result.at("structuredContent").as_object().contains("command"));
   const auto targets = corral.targets();
-  ASSERT_EQ(targets.size(), 2u);
+  ASSERT_EQ(targets.size(), 5u) << "start, wait, then read, output, read";
   EXPECT_TRUE(targets[1].starts_with("/api/v0/processes/p1/output?wait=true&timeout_ms="));
   EXPECT_EQ(TimeoutMs(targets[1]) / 1000, 9) << "the default 10 s, less what has passed";
+  EXPECT_EQ(targets[3], "/api/v0/processes/p1/output");
+}
+
+TEST(HandleLine, ProcessOutputFromAnOffsetReadsABoundedPieceAndSaysWhatIsLeft) {
+  testing::ScriptedServer corral([](std::string_view) {
+    return std::pair<int, std::string>(
+        200, R"({"data":"xyz","offset":5,"next_offset":8,"total_bytes":100000,"eof":false,)"
+             R"("running":true})");
+  });
+  McpServer server(corral.destination());
+  auto v = json::parse(*server.HandleLine(Call("process_output", R"({"id":"p","offset":5})")));
+  const auto& result = v.at("result");
+  ASSERT_EQ(result.at("isError"), false) << v;
+  const auto& o = result.at("structuredContent");
+  EXPECT_EQ(o.at("output"), "xyz");
+  EXPECT_FALSE(o.as_object().contains("data"));
+  EXPECT_EQ(o.at("next_offset"), 8);
+  EXPECT_EQ(o.at("remaining_bytes"), 100000 - 8);
+  EXPECT_EQ(corral.targets(), std::vector<std::string>{"/api/v0/processes/p/read?offset=5&limit=" +
+                                                       std::to_string(kMaxReadBytes)});
+  const std::string text(result.at("content").at(0).at("text").as_string());
+  EXPECT_NE(text.find("99992 more bytes"), std::string::npos) << text;
+  EXPECT_NE(text.find("offset=8"), std::string::npos) << text;
+
+  auto bad = json::parse(*server.HandleLine(Call("process_output", R"({"id":"p","offset":-1})")));
+  EXPECT_EQ(bad.at("error").at("code"), -32602);
 }
 
 TEST(HandleLine, AWaitWithoutProgressIsCappedBelowTheSdksTimeout) {
@@ -186,7 +222,8 @@ TEST(HandleLine, AWaitWithoutProgressIsCappedBelowTheSdksTimeout) {
   });
   McpServer server(corral.destination(), {.deadlines = {.answer = 10s, .wait_slice = 600s}});
   server.HandleLine(Call("process_output", R"({"id":"p","wait_ms":600000})"));
-  ASSERT_EQ(corral.targets().size(), 1u);
+  ASSERT_GE(corral.targets().size(), 1u);
+  ASSERT_TRUE(corral.targets()[0].starts_with("/api/v0/processes/p/output?wait=true"));
   const long long asked = TimeoutMs(corral.targets()[0]);
   EXPECT_LE(asked, kMaxWaitWithoutProgress.count());
   EXPECT_GT(asked, kMaxWaitWithoutProgress.count() - 1000);
@@ -217,6 +254,7 @@ std::optional<std::pair<int, std::string>> NeverDone(std::string_view target) {
     return std::pair<int, std::string>(200, R"({"id":"p1","started":true})");
   }
   if (target.find("wait=true") != std::string_view::npos) return std::nullopt;
+  if (target.find("/read?") != std::string_view::npos) return ReadAnswer(6, true);
   return std::pair<int, std::string>(200, R"({"output":"so far","running":true,"command":"x"})");
 }
 
