@@ -181,7 +181,8 @@ int main(int argc, char** argv) {
   std::int64_t run_timeout_ms = -1;
   CLI::App* run_cmd = app.add_subcommand(
       "run",
-      "Run a command; in the foreground, wait for it and exit with its exit code "
+      "Run a command; in the foreground, print its output as it comes and exit with its exit "
+      "code "
       "(128+n if killed by signal n, 124 if --timeout ran out first, 130 after Ctrl-C, 125 if "
       "corral itself failed, 2 for bad usage)");
   run_cmd->add_option("--workdir", run.workdir,
