@@ -287,7 +287,10 @@ int Ps(const ClientOptions& c, bool all, std::optional<int> limit) {
     if (!running && !all) continue;
     std::string state = "running", exit = "-";
     if (!running) {
-      if (auto* sig = p.if_contains("exit_signal")) {
+      if (auto* by = p.if_contains("ended_by");
+          by && by->is_string() && by->as_string() == "lost") {
+        state = "lost";  // it ran under a server that died (DESIGN §7.4): no exit status
+      } else if (auto* sig = p.if_contains("exit_signal")) {
         state = "killed";
         exit = std::string(sig->as_string());
       } else {

@@ -82,6 +82,22 @@ TEST(CliFollowLeftovers, RunEndsWhenTheCommandIsDoneThoughLeftoversHoldItsOutput
   EXPECT_EQ(partial.out, "x");
 }
 
+TEST(CliAfterACrash, PsShowsWhatRanUnderADeadServerAsLost) {
+  const std::string state = TempDir();
+  const Server::Options options{.args = {"--state-dir", state, "--shutdown-grace", "300ms"}};
+  std::string id;
+  {
+    Server server(options);
+    id = server.Start("sleep 60");
+    server.Crash();
+  }
+  Server server(options);
+  const std::string address = "http://127.0.0.1:" + std::to_string(server.port());
+  auto ps = RunProgram({kCorral, "ps", "--all", "--server", address});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_NE(ps.out.find(id + "  lost      -"), std::string::npos) << ps.out;
+}
+
 TEST_F(CliFollow, RunJsonStillPrintsOneAnswerAtTheEnd) {
   auto r = Corral({"run", "--json", "--", "echo a; exit 5"});
   EXPECT_EQ(r.exit_code, 5);
