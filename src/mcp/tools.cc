@@ -84,6 +84,8 @@ const json::array& Definitions() {
                       "id": {"type": "string", "description": "The process id."},
                       "offset": {"type": "integer", "minimum": 0,
                                  "description": "Return only the output after this byte offset (a next_offset you were given), at most 16 KiB."},
+                      "clean": {"type": "boolean",
+                                "description": "Show the output without terminal escape sequences (colors), with progress bars collapsed to their last frame and very long lines cut in the middle. Offsets still count the raw bytes."},
                       "wait_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
                                   "description": "Wait up to this long for the process to finish (at most 50000 unless the request asks for progress notifications)."}
                     },
@@ -263,12 +265,13 @@ base::Result<std::uint64_t> TotalBytes(client::CorralClient& api, const std::str
 // where a read continues it. The count is taken before and after the answer, again while it
 // changes (up to kTries times), so that it is exact unless the command writes without pause;
 // then it is the count before, and a read from it may repeat a few bytes, never miss one.
-base::Result<json::object> OutputWithCursor(client::CorralClient& api, const std::string& id) {
+base::Result<json::object> OutputWithCursor(client::CorralClient& api, const std::string& id,
+                                            bool clean) {
   constexpr int kTries = 3;
   for (int attempt = 1;; ++attempt) {
     auto before = TotalBytes(api, id);
     if (!before.ok()) return before.status();
-    auto out = api.Output(id);
+    auto out = api.Output(id, clean);
     if (!out.ok()) return out;
     auto after = TotalBytes(api, id);
     if (!after.ok()) return after.status();
@@ -280,8 +283,9 @@ base::Result<json::object> OutputWithCursor(client::CorralClient& api, const std
 }
 
 // What process `id` wrote after `offset`, at most kMaxReadBytes, for a model.
-json::object ReadResult(client::CorralClient& api, const std::string& id, std::uint64_t offset) {
-  auto read = api.Read(id, {.offset = offset, .limit = kMaxReadBytes});
+json::object ReadResult(client::CorralClient& api, const std::string& id, std::uint64_t offset,
+                        bool clean) {
+  auto read = api.Read(id, {.offset = offset, .limit = kMaxReadBytes, .clean = clean});
   if (!read.ok()) return ToolFailure(read.status());
   json::object o = std::move(*read);
   const std::uint64_t next = client::NextOffset(o);
@@ -315,7 +319,8 @@ std::string ListText(const json::object& list) {
 // answers with its state: the output from `offset` when given, else the head+tail view.
 json::object WaitResult(client::CorralClient& api, const std::string& id,
                         std::chrono::milliseconds wait, std::optional<std::uint64_t> offset,
-                        std::stop_token stop, const WaitProgress& progress, bool replayed = false) {
+                        bool clean, std::stop_token stop, const WaitProgress& progress,
+                        bool replayed = false) {
   const auto begin = std::chrono::steady_clock::now();
   if (wait.count() > 0) {
     auto waited = api.WaitOutput(id, begin + wait, stop, [&](const json::object&) {
@@ -326,8 +331,8 @@ json::object WaitResult(client::CorralClient& api, const std::string& id,
     });
     if (!waited.ok() && !stop.stop_requested()) return ToolFailure(waited.status());
   }
-  if (offset) return ReadResult(api, id, *offset);
-  auto out = OutputWithCursor(api, id);
+  if (offset) return ReadResult(api, id, *offset, clean);
+  auto out = OutputWithCursor(api, id, clean);
   if (!out.ok()) return ToolFailure(out.status());
   if (replayed) (*out)["replayed"] = true;
   return ProcessResult(id, std::move(*out));
@@ -367,6 +372,10 @@ std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
       call.wait = Milliseconds(args, "wait_ms");
       if (auto offset = Integer(args, "offset", 0, std::numeric_limits<std::int64_t>::max())) {
         call.offset = static_cast<std::uint64_t>(*offset);
+      }
+      if (auto* clean = args.if_contains("clean"); clean && !clean->is_null()) {
+        if (!clean->is_bool()) throw BadParams{"\"clean\" must be a boolean"};
+        call.clean = clean->as_bool();
       }
     } else if (tool == "list_processes") {
       call.tool = Tool::kListProcesses;
@@ -410,11 +419,12 @@ json::object RunTool(const ToolCall& call, client::CorralClient& api, std::stop_
                                 "read its output as it comes.",
                             std::move(o));
         }
-        return WaitResult(api, id, *call.wait, std::nullopt, stop, progress, replayed);
+        return WaitResult(api, id, *call.wait, std::nullopt, /*clean=*/false, stop, progress,
+                          replayed);
       }
       case Tool::kProcessOutput:
         return WaitResult(api, call.id, call.wait.value_or(std::chrono::milliseconds(0)),
-                          call.offset, stop, progress);
+                          call.offset, call.clean, stop, progress);
       case Tool::kListProcesses: {
         auto list = api.List(call.limit);
         if (!list.ok()) return ToolFailure(list.status());

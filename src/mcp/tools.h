@@ -38,6 +38,7 @@ struct ToolCall {
   // kProcessOutput: read from this raw byte offset of the output (at most kMaxReadBytes) rather
   // than render the head+tail view.
   std::optional<std::uint64_t> offset;
+  bool clean = false;  // kProcessOutput: the clean view (DESIGN §7.3)
   // kRunCommand: how long to wait (always set); kProcessOutput: wait_ms, if given.
   std::optional<std::chrono::milliseconds> wait;
   std::string signal;        // kSignalProcess: "terminate" or "kill"

@@ -127,6 +127,17 @@ test('a model following a long output by offsets receives every byte exactly onc
   assert.ok(received === expected, 'every byte once, in order');
 });
 
+test('clean shows progress bars at their last frame without escape sequences', async () => {
+  const first = await run({ command: "printf 'a\\n50%%\\r100%%\\n\\033[31mred\\033[0m\\n'" });
+  const { id } = first.structuredContent;
+  assert.equal(first.structuredContent.output, 'a\n50%\r100%\n\u001b[31mred\u001b[0m\n');
+  const whole = await client.callTool({ name: 'process_output', arguments: { id, clean: true } });
+  assert.equal(whole.structuredContent.output, 'a\n100%\nred\n');
+  const after = await client.callTool({ name: 'process_output', arguments: { id, offset: 2, clean: true } });
+  assert.equal(after.structuredContent.output, '100%\nred\n');
+  assert.equal(after.structuredContent.next_offset, first.structuredContent.next_offset, 'raw bytes');
+});
+
 test('an idempotency_key runs a command once; a retry gets the same process', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-mcp-key-'));
   try {
