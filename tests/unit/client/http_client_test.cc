@@ -115,6 +115,86 @@ TEST(CorralClient, AWaitEndsWhenTheProcessIsDone) {
   EXPECT_EQ(asked, 3);
 }
 
+// A read answer: `data` from `offset` to `next`, of `total` bytes written.
+std::pair<int, std::string> ReadAnswer(std::string data, int offset, int next, int total,
+                                       bool running, bool eof) {
+  json::object o{{"data", data},         {"offset", offset}, {"next_offset", next},
+                 {"total_bytes", total}, {"eof", eof},       {"running", running}};
+  if (!running) o["exit_code"] = 3;
+  return {200, json::serialize(o)};
+}
+
+TEST(CorralClient, FollowHandsOverEachChunkAndEndsAtEof) {
+  std::atomic<int> asked{0};
+  ScriptedServer server([&](std::string_view) {
+    switch (++asked) {
+      case 1:
+        return ReadAnswer("ab", 0, 2, 2, true, false);
+      case 2:
+        return ReadAnswer("", 2, 2, 2, true, false);  // a slice passed in silence
+      default:
+        return ReadAnswer("cd", 2, 4, 4, false, true);
+    }
+  });
+  HttpClient http(server.destination());
+  CorralClient api(http, {.answer = 2s, .follow_slice = 100ms});
+  std::uint64_t offset = 0;
+  std::string printed;
+  auto last = api.Follow("id", &offset, false, std::nullopt, {},
+                         [&](const json::object& r) { printed += r.at("data").as_string(); });
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_EQ(printed, "abcd");
+  EXPECT_EQ(offset, 4u);
+  EXPECT_EQ(ShellExitStatus(*last), 3);
+  const auto targets = server.targets();
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[1],
+            "/api/v0/processes/id/read?offset=2&limit=1048576&wait=output&timeout_ms=100");
+}
+
+TEST(CorralClient, FollowEndsWhenDoneThoughLeftoversHoldTheOutputOpen) {
+  // Done and read to the end, but no eof: leftovers of the command hold its pipe.
+  ScriptedServer caught_up([](std::string_view) { return ReadAnswer("", 5, 5, 5, false, false); });
+  HttpClient http(caught_up.destination());
+  CorralClient api(http, {.answer = 2s, .follow_slice = 100ms});
+  std::uint64_t offset = 5;
+  auto last = api.Follow("id", &offset, false, std::nullopt, {}, {});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(caught_up.targets().size(), 1u);
+  // Done, with a partial character pending that a whole slice did not complete.
+  ScriptedServer partial([](std::string_view) { return ReadAnswer("", 5, 5, 6, false, false); });
+  HttpClient http2(partial.destination());
+  CorralClient api2(http2, {.answer = 2s, .follow_slice = 100ms});
+  auto ended = api2.Follow("id", &offset, false, std::nullopt, {}, {});
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(partial.targets().size(), 1u);
+  EXPECT_EQ(offset, 5u);
+}
+
+TEST(CorralClient, FollowReturnsTheRunningStateAtTheDeadline) {
+  ScriptedServer server([](std::string_view) { return ReadAnswer("", 0, 0, 0, true, false); });
+  HttpClient http(server.destination());
+  CorralClient api(http, {.answer = 2s, .follow_slice = 100ms});
+  std::uint64_t offset = 0;
+  auto last = api.Follow("id", &offset, false, Clock::now() + 250ms, {}, {});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->at("running"), true);
+  EXPECT_GE(server.targets().size(), 2u) << "asked in slices of 100 ms";
+}
+
+TEST(CorralClient, AReplayedStartIsToldApart) {
+  ScriptedServer server([](std::string_view) {
+    return std::pair<int, std::string>(200, R"({"id":"p1","started":true})");
+  });
+  HttpClient http(server.destination());
+  CorralClient api(http);
+  bool replayed = true;
+  ASSERT_TRUE(api.Start({.command = "x", .idempotency_key = "k"}, &replayed).ok());
+  EXPECT_FALSE(replayed) << "no Idempotent-Replayed header";
+  EXPECT_EQ(FindHeader({{"idempotent-replayed", "true"}}, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(FindHeader({{"Other", "x"}}, "Idempotent-Replayed"), "");
+}
+
 TEST(CorralClient, AServerThatStopsAnsweringMidWaitIsNoticed) {
   std::atomic<int> asked{0};
   ScriptedServer server([&](std::string_view) -> std::optional<std::pair<int, std::string>> {
