@@ -31,8 +31,6 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "load.h"
 
@@ -53,23 +51,6 @@ using corral::bench::StartOrDie;
 using corral::bench::StatusKb;
 using corral::bench::WaitDoneOrDie;
 using corral::client::CorralClient;
-
-// utime + stime of pid, in clock ticks.
-long CpuTicks(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) {
-      stime = std::stol(field);
-      break;
-    }
-  }
-  return utime + stime;
-}
 
 void SpawnAndWait(const char* command) {
   pid_t pid;
@@ -233,9 +214,9 @@ json::object Scale(const LoadArgs& a) {
   corral::bench::WaitForWaiters(*http, a.waiters);
   const long rss2 = StatusKb(a.pid, "VmRSS");
   // Idle: nothing happens for a while; the server should not use the CPU at all.
-  const long ticks0 = CpuTicks(a.pid);
+  const long ticks0 = corral::bench::CpuTicks(a.pid);
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  const long ticks1 = CpuTicks(a.pid);
+  const long ticks1 = corral::bench::CpuTicks(a.pid);
   for (int fd : fds) close(fd);
   for (const auto& id : ids) (void)api.Signal(id, "kill");  // the server ends them at exit anyway
   return {{"rss_kb_before", rss0},

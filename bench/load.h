@@ -58,6 +58,8 @@ double Percentile(std::vector<double> v, double p);
 boost::json::object P50P99(const std::vector<double>& ms);
 // Kilobytes from a /proc/PID/status field (VmRSS, VmHWM); -1 if not found.
 long StatusKb(int pid, const std::string& field);
+// utime + stime of pid, in clock ticks (sysconf(_SC_CLK_TCK) a second).
+long CpuTicks(int pid);
 
 // A client of `server` ("http://host:port"), or dies.
 std::unique_ptr<client::HttpClient> Connect(const std::string& server);
@@ -175,7 +177,8 @@ boost::json::object Retention(const LoadArgs& args);
 // for `seconds` once all are attached, every line each follower receives is a sample of
 // write → receipt latency. Kind `wait`: each holds GET /{id}/output?wait=true (the memory
 // baseline; no latency). Prints {"latency_ms": {"p50", "p99"}, "samples", "rss_before_kb",
-// "rss_attached_kb", "rss_peak_kb", "per_follower_kb"}.
+// "rss_attached_kb", "rss_peak_kb", "per_follower_kb"}, and for streams
+// "server_cpu_us_per_line": the server's CPU time while measuring over the lines received.
 boost::json::object Follow(const LoadArgs& args);
 
 }  // namespace corral::bench

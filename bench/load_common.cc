@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
+#include <sstream>
 
 #include "load.h"
 
@@ -45,6 +46,22 @@ long StatusKb(int pid, const std::string& field) {
     if (line.starts_with(field + ":")) return std::stol(line.substr(field.size() + 1));
   }
   return -1;
+}
+
+long CpuTicks(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) {
+      stime = std::stol(field);
+      break;
+    }
+  }
+  return utime + stime;
 }
 
 std::unique_ptr<client::HttpClient> Connect(const std::string& server) {

@@ -201,6 +201,7 @@ json::object Follow(const LoadArgs& a) {
       }
     });
     long rss_attached = 0;
+    double cpu_seconds = 0;
     const long rss_peak = PeakRssDuring(a.pid, [&] {
       try {
         WaitForWaiters(*http_client, waiters_before + a.followers);
@@ -211,7 +212,9 @@ json::object Follow(const LoadArgs& a) {
       }
       rss_attached = StatusKb(a.pid, "VmRSS");
       receipts.measure_from = RealtimeNs();
+      const long ticks0 = CpuTicks(a.pid);
       std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
+      cpu_seconds = static_cast<double>(CpuTicks(a.pid) - ticks0) / sysconf(_SC_CLK_TCK);
       // Kill ends the command; each stream then gets `exit` and is closed by the server.
       auto killed = api.Signal(id, "kill");
       io.join();
@@ -229,6 +232,7 @@ json::object Follow(const LoadArgs& a) {
     result = {{"latency_ms", P50P99(receipts.latency_ms)},
               {"latency_max_ms", Percentile(receipts.latency_ms, 1.0)},
               {"samples", receipts.latency_ms.size()},
+              {"server_cpu_us_per_line", 1e6 * cpu_seconds / receipts.latency_ms.size()},
               {"rss_before_kb", rss_before},
               {"rss_attached_kb", rss_attached},
               {"rss_peak_kb", rss_peak}};
