@@ -177,7 +177,8 @@ boost::json::object Retention(const LoadArgs& args);
 // for `seconds` once all are attached, every line each follower receives is a sample of
 // write → receipt latency. Kind `wait`: each holds GET /{id}/output?wait=true (the memory
 // baseline; no latency). Prints {"latency_ms": {"p50", "p99"}, "samples", "rss_before_kb",
-// "rss_attached_kb", "rss_peak_kb", "per_follower_kb"}, and for streams
+// "rss_attached_kb", "rss_peak_kb", "per_follower_kb"} (RSS: the server's anonymous RSS,
+// `RssAnon`), and for streams
 // "server_cpu_us_per_line": the server's CPU time while measuring over the lines received.
 boost::json::object Follow(const LoadArgs& args);
 
