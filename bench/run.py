@@ -47,7 +47,11 @@ def log(*a):
 
 def run(args, **kw):
     COMMANDS.append(" ".join(args))
-    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+    done = subprocess.run(args, capture_output=True, text=True, **kw)
+    if done.returncode != 0:
+        log(done.stderr)
+    done.check_returncode()
+    return done.stdout
 
 
 def load(*args):
@@ -74,6 +78,7 @@ def load_group(*args):
         end_load(proc)
         raise
     if proc.returncode != 0:
+        log(err)
         raise subprocess.CalledProcessError(proc.returncode, args, out, err)
     return json.loads(out)
 
