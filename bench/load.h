@@ -179,7 +179,8 @@ boost::json::object Retention(const LoadArgs& args);
 // baseline; no latency). Prints {"latency_ms": {"p50", "p99"}, "samples", "rss_before_kb",
 // "rss_attached_kb", "rss_peak_kb", "per_follower_kb"} (RSS: the server's anonymous RSS,
 // `RssAnon`), and for streams
-// "server_cpu_us_per_line": the server's CPU time while measuring over the lines received.
+// "server_cpu_us_per_line" and "followers_cpu_us_per_line": the CPU time of the server and of
+// corral_load while measuring, over the lines received.
 boost::json::object Follow(const LoadArgs& args);
 
 }  // namespace corral::bench

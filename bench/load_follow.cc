@@ -1,6 +1,7 @@
 // corral_load's `follow` mode (contract in load.h): many clients following one command's output
 // live, over GET /{id}/stream, each an HTTP/1.1 client reading Server-Sent Events as an
 // EventSource would, all on one thread.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -128,6 +129,14 @@ class Follower : public std::enable_shared_from_this<Follower> {
   bool saw_exit_ = false;
 };
 
+// The CPU time this process (every thread) used so far, in seconds.
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 tcp::endpoint EndpointOf(const std::string& server) {
   auto endpoint = client::ParseEndpoint(server);
   if (!endpoint.ok() || endpoint->is_unix) Die("a TCP server is needed: " + server);
@@ -205,7 +214,7 @@ json::object Follow(const LoadArgs& a) {
       }
     });
     long rss_attached = 0;
-    double cpu_seconds = 0;
+    double cpu_seconds = 0, own_cpu_seconds = 0;
     const long rss_peak = PeakRssDuring(a.pid, [&] {
       try {
         WaitForWaiters(*http_client, waiters_before + a.followers);
@@ -217,8 +226,10 @@ json::object Follow(const LoadArgs& a) {
       rss_attached = AnonKb(a.pid);
       receipts.measure_from = RealtimeNs();
       const long ticks0 = CpuTicks(a.pid);
+      const double own0 = OwnCpuSeconds();
       std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
       cpu_seconds = static_cast<double>(CpuTicks(a.pid) - ticks0) / sysconf(_SC_CLK_TCK);
+      own_cpu_seconds = OwnCpuSeconds() - own0;
       // Kill ends the command; each stream then gets `exit` and is closed by the server.
       auto killed = api.Signal(id, "kill");
       io.join();
@@ -237,6 +248,7 @@ json::object Follow(const LoadArgs& a) {
               {"latency_max_ms", Percentile(receipts.latency_ms, 1.0)},
               {"samples", receipts.latency_ms.size()},
               {"server_cpu_us_per_line", 1e6 * cpu_seconds / receipts.latency_ms.size()},
+              {"followers_cpu_us_per_line", 1e6 * own_cpu_seconds / receipts.latency_ms.size()},
               {"rss_before_kb", rss_before},
               {"rss_attached_kb", rss_attached},
               {"rss_peak_kb", rss_peak}};
