@@ -219,7 +219,7 @@ json::object Follow(const LoadArgs& a) {
       try {
         WaitForWaiters(*http_client, waiters_before + a.followers);
       } catch (...) {
-        (void)api.Signal(id, "kill");  // ends every stream, so the thread below ends
+        ioc.stop();  // the measurement is abandoned: so are the streams
         io.join();
         throw;
       }
@@ -232,6 +232,7 @@ json::object Follow(const LoadArgs& a) {
       own_cpu_seconds = OwnCpuSeconds() - own0;
       // Kill ends the command; each stream then gets `exit` and is closed by the server.
       auto killed = api.Signal(id, "kill");
+      if (!killed.ok()) ioc.stop();  // no `exit` will come to end the streams
       io.join();
       if (!killed.ok()) Die("kill: " + killed.status().message());
     });
