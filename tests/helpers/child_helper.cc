@@ -8,6 +8,8 @@
 //   child_helper ignore-term SECONDS   ignore SIGTERM, print "ready", sleep
 //   child_helper pidfile FILE SECONDS  write our pid to FILE, print "ready", sleep
 //   child_helper now               print CLOCK_REALTIME in nanoseconds and exit
+//   child_helper tick MS SECONDS   every MS milliseconds for SECONDS, print CLOCK_REALTIME in
+//                                  nanoseconds as a line (one write each)
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -33,6 +35,30 @@ void WriteAll(const char* data, std::size_t n) {
 }
 
 void Say(const char* text) { WriteAll(text, std::strlen(text)); }
+
+// Writes CLOCK_REALTIME in nanoseconds as a line, in one write.
+void SayNow() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  std::string line = std::to_string(ts.tv_sec * 1'000'000'000LL + ts.tv_nsec);
+  line += '\n';
+  WriteAll(line.data(), line.size());
+}
+
+// Each line is written at its own tick of CLOCK_MONOTONIC (absolute deadlines, so a late tick
+// does not delay the ones after it).
+int Tick(long interval_ms, long seconds) {
+  timespec next;
+  ::clock_gettime(CLOCK_MONOTONIC, &next);
+  for (long i = 0; i < seconds * 1000 / interval_ms; ++i) {
+    SayNow();
+    next.tv_nsec += interval_ms * 1'000'000;
+    next.tv_sec += next.tv_nsec / 1'000'000'000;
+    next.tv_nsec %= 1'000'000'000;
+    ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+  }
+  return 0;
+}
 
 int Print(std::size_t n, std::size_t chunk) {
   const std::string all = corral::testing::Pattern(n);
@@ -78,11 +104,10 @@ int main(int argc, char** argv) {
   if (cmd == "hex" && argc >= 3) return Hex(argv[2]);
   if (cmd == "fds") return Fds();
   if (cmd == "now") {
-    timespec ts;
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    Say((std::to_string(ts.tv_sec * 1'000'000'000LL + ts.tv_nsec) + "\n").c_str());
+    SayNow();
     return 0;
   }
+  if (cmd == "tick" && argc >= 4) return Tick(std::atol(argv[2]), std::atol(argv[3]));
   if (cmd == "hold" && argc >= 3) {
     if (::fork() == 0) {
       ::sleep(static_cast<unsigned>(std::atoi(argv[2])));
