@@ -87,6 +87,7 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
   r.workdir = spec.workdir.value_or("");
   for (const auto& [key, value] : spec.env) r.env[key] = value;
   r.background = spec.background;
+  r.timeout_ms = spec.timeout.count();
   return r;
 }
 

@@ -1,7 +1,9 @@
 #include "api/wire.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 
+#include "proc/defaults.h"
 #include "proc/signal_name.h"
 
 namespace corral::api {
@@ -43,6 +45,24 @@ std::optional<ApiError> ReadString(const json::object& o, std::string_view key, 
   if (!v || v->is_null()) return std::nullopt;
   if (!v->is_string()) return WrongType(key, "a string");
   out.assign(v->get_string().data(), v->get_string().size());
+  return std::nullopt;
+}
+
+// `timeout_ms` of a start (DESIGN §7.3): a whole number of milliseconds, 0 to
+// proc::kMaxRunTimeout; absent, null or 0: no deadline. Not a number is a type error, as for
+// every field; a number out of range or with a fraction is 400 "Invalid timeout_ms.".
+std::optional<ApiError> ReadTimeout(const json::object& o, std::chrono::milliseconds& out) {
+  const json::value* v = o.if_contains("timeout_ms");
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number()) return WrongType("timeout_ms", "a number");
+  boost::system::error_code ec;
+  const auto ms = v->to_number<std::int64_t>(ec);
+  if (ec || ms < 0 || ms > proc::kMaxRunTimeout.count()) {
+    return ApiError{400, "Invalid timeout_ms.",
+                    "timeout_ms must be a whole number of milliseconds from 0 (no deadline) to " +
+                        std::to_string(proc::kMaxRunTimeout.count()) + " (7 days)"};
+  }
+  out = std::chrono::milliseconds(ms);
   return std::nullopt;
 }
 
@@ -92,6 +112,7 @@ std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
       spec.env.emplace_back(std::string(key), std::move(text));
     }
   }
+  if (auto e = ReadTimeout(o, spec.timeout)) return std::move(*e);
   if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
   if (spec.command.size() + 1 > kMaxArgumentBytes) {
     return ApiError{400, "Command is too long.", ArgumentLimit()};
@@ -146,6 +167,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
     PutExit(o, *p);
     o["started_at_unix"] = p->started_at_unix();
     if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
+    if (p->timeout().count() > 0) o["timeout_ms"] = p->timeout().count();
     list.push_back(std::move(o));
   }
   json::object body;

@@ -78,6 +78,10 @@ struct StartSpec {
   // decoded request; empty without a key. The caller looks the key up first (FindByKey).
   std::string idempotency_key;
   std::string request_digest;
+  // A run deadline (DESIGN §7.3): SIGTERM to the whole command when it passes, SIGKILL
+  // kDeadlineKillAfter later to what is left; `ended_by` "deadline". Zero: none. REQUIRES: at
+  // most kMaxRunTimeout.
+  std::chrono::milliseconds timeout{0};
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -95,6 +99,7 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
 // escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
 // recovery, idempotency keys).
+// process_deadline.cc holds the run deadlines.
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -200,6 +205,11 @@ class ProcessTable {
   void EnforceSpoolTotal();
   void CreateSpool(Process& p);
   void ReleaseMemorySoon();
+
+  // The run deadline (process_deadline.cc): arms p's deadline timer if it has a timeout; the
+  // timer is cancelled when p is done before it passes.
+  void ArmDeadline(const ProcessPtr& p);
+  void OnDeadline(const ProcessPtr& p);
 
   // Signals (process_signals.cc).
   // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.

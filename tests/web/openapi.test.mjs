@@ -124,6 +124,9 @@ test("start answers validate", async () => {
     assert.equal((await check("post", S, S, { body: { command: "true" }, headers: tooLong })).status, 400);
   }
   assert.equal((await check("post", S, S, { raw: "{not json" })).status, 400);
+  // A run deadline (DESIGN §7.3): listed with the process, refused out of range.
+  assert.equal((await check("post", S, S, { body: { command: "true", timeout_ms: 60000 } })).status, 200);
+  assert.equal((await check("post", S, S, { body: { command: "true", timeout_ms: -1 } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: "" } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: 5 } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: "true", workdir: "/no/such/dir" } })).status, 500);
