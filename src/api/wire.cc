@@ -75,6 +75,14 @@ void PutExit(json::object& o, const proc::Process& p) {
   if (auto ended_by = p.ended_by()) o["ended_by"] = proc::EndedByName(*ended_by);
 }
 
+void PutPorts(json::object& o, const ListeningPorts& ports) {
+  if (!ports) return;
+  json::array a;
+  a.reserve(ports->size());
+  for (std::uint16_t port : *ports) a.push_back(port);
+  o["listening_ports"] = std::move(a);
+}
+
 }  // namespace
 
 std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
@@ -154,10 +162,12 @@ std::string EncodeStarted(const proc::Process& process) {
   return json::serialize(o);
 }
 
-std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes) {
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes,
+                       std::span<const ListeningPorts> ports) {
   json::array list;
   list.reserve(processes.size());
-  for (const auto& p : processes) {
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    const auto& p = processes[i];
     json::object o;
     o["id"] = p->id();
     o["command"] = p->command();
@@ -168,6 +178,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
     o["started_at_unix"] = p->started_at_unix();
     if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
     if (p->timeout().count() > 0) o["timeout_ms"] = p->timeout().count();
+    if (i < ports.size()) PutPorts(o, ports[i]);
     list.push_back(std::move(o));
   }
   json::object body;
@@ -175,7 +186,8 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered) {
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered,
+                         const ListeningPorts& ports) {
   json::object o;
   o["output"] = std::move(rendered.text);
   if (const auto& t = rendered.truncation) {
@@ -190,11 +202,13 @@ std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rend
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }
 
-std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read) {
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read,
+                       const ListeningPorts& ports) {
   json::object o;
   o["data"] = read.data;
   o["offset"] = read.offset;
@@ -209,6 +223,7 @@ std::string EncodeRead(const proc::Process& process, const proc::OutputRead& rea
     gap["to"] = read.gap->to;
     o["gap"] = std::move(gap);
   }
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }

@@ -99,7 +99,7 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
 // escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
 // recovery, idempotency keys).
-// process_deadline.cc holds the run deadlines.
+// process_deadline.cc holds the run deadlines, process_ports.cc the members of a command.
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -143,6 +143,12 @@ class ProcessTable {
   // is false (the caller holds a HoldWaiter). Cancellable.
   boost::asio::awaitable<void> WaitOutput(std::shared_ptr<const Process> process,
                                           bool counted = true);
+
+  // The processes of a running command now (DESIGN §7.3; process_ports.cc): the members of its
+  // cgroup where it has one, else its shell with its descendants, and the members of its
+  // process group handed to us (their parent died) with theirs. Empty once it is done, and for a
+  // process restored from the journal. A snapshot, for reading /proc: never for signalling.
+  std::vector<pid_t> Members(const Process& process) const;
 
   // Counts a held request (a stream) among waiters() for as long as the result lives.
   std::shared_ptr<void> HoldWaiter();
