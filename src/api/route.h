@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corral::api {
 
@@ -18,6 +19,8 @@ inline constexpr std::size_t kMaxListLimit = 1024;
 inline constexpr std::size_t kDefaultReadLimit = 65536;
 inline constexpr std::chrono::milliseconds kDefaultReadTimeout{30000};
 inline constexpr std::chrono::milliseconds kDefaultIdle{2000};
+// `/wait` (DESIGN §7.5): at most this many ids in one request (as many as `list` can show).
+inline constexpr std::size_t kMaxWaitIds = 1024;
 
 // What a request asks for, from its method and target alone.
 struct Route {
@@ -29,6 +32,7 @@ struct Route {
     kRead,    // GET /{id}/read
     kStream,  // GET /{id}/stream
     kHealth,
+    kWaitMany,          // GET /api/v0/processes/wait (DESIGN §7.5)
     kMetrics,           // GET /metrics
     kOpenApi,           // GET /api/v0/openapi.json
     kUi,                // GET /ui: the dashboard page, served without auth
@@ -37,7 +41,13 @@ struct Route {
     kBadTarget,         // the target is not a valid origin-form URL
     kBadQuery,          // a query parameter has a bad value: `param` names it, `error` says why
   };
-  enum class Wait { kNone, kOutput, kExit, kIdle };
+  enum class Wait {
+    kNone,
+    kOutput,
+    kExit,
+    kIdle,
+    kListening,  // until the command listens on a TCP port (DESIGN §7.3)
+  };
   Kind kind = Kind::kNotFound;
   // The route's template, as metrics and logs name it ("/api/v0/processes/{id}/output"); set
   // for every matched path, whatever the method or query; empty when no route matched.
@@ -49,8 +59,10 @@ struct Route {
   std::size_t list_limit = kDefaultListLimit;     // kList: ?limit, capped at kMaxListLimit
   std::uint64_t offset = 0;                       // kRead, kStream: ?offset
   std::size_t limit = kDefaultReadLimit;          // kRead: ?limit, not clamped here
-  Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle
+  Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle|listening
   std::chrono::milliseconds idle = kDefaultIdle;  // kRead: ?idle_ms
+  std::vector<std::string> ids;                   // kWaitMany: ?ids, in their order, each once
+  bool until_all = false;                         // kWaitMany: ?until=all (else any)
   std::string param;                              // kBadQuery: the parameter's name
   std::string allow;                              // kMethodNotAllowed
   std::string path;                               // the decoded path, for messages

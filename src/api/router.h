@@ -77,6 +77,9 @@ class Router {
                                         ClientGone client_gone);
   Response Stream(const Route& route, const std::string& chat, std::string_view last_event_id);
   Response Signal(std::string_view id, const std::string& chat, std::string_view body);
+  // GET /wait (DESIGN §7.5).
+  boost::asio::awaitable<Response> WaitMany(const Route& route, const std::string& chat,
+                                            ClientGone client_gone);
   Response Health();
   Response RenderMetrics();
 

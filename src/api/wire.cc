@@ -1,7 +1,9 @@
 #include "api/wire.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 
+#include "proc/defaults.h"
 #include "proc/signal_name.h"
 
 namespace corral::api {
@@ -46,6 +48,24 @@ std::optional<ApiError> ReadString(const json::object& o, std::string_view key, 
   return std::nullopt;
 }
 
+// `timeout_ms` of a start (DESIGN §7.3): a whole number of milliseconds, 0 to
+// proc::kMaxRunTimeout; absent, null or 0: no deadline. Not a number is a type error, as for
+// every field; a number out of range or with a fraction is 400 "Invalid timeout_ms.".
+std::optional<ApiError> ReadTimeout(const json::object& o, std::chrono::milliseconds& out) {
+  const json::value* v = o.if_contains("timeout_ms");
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number()) return WrongType("timeout_ms", "a number");
+  boost::system::error_code ec;
+  const auto ms = v->to_number<std::int64_t>(ec);
+  if (ec || ms < 0 || ms > proc::kMaxRunTimeout.count()) {
+    return ApiError{400, "Invalid timeout_ms.",
+                    "timeout_ms must be a whole number of milliseconds from 0 (no deadline) to " +
+                        std::to_string(proc::kMaxRunTimeout.count()) + " (7 days)"};
+  }
+  out = std::chrono::milliseconds(ms);
+  return std::nullopt;
+}
+
 void PutExit(json::object& o, const proc::Process& p) {
   const auto& exit = p.exit_status();
   if (!exit) return;
@@ -53,6 +73,14 @@ void PutExit(json::object& o, const proc::Process& p) {
   o["exit_code"] = exit->signaled ? -1 : exit->code;
   if (exit->signaled) o["exit_signal"] = proc::SignalName(exit->signal);
   if (auto ended_by = p.ended_by()) o["ended_by"] = proc::EndedByName(*ended_by);
+}
+
+void PutPorts(json::object& o, const ListeningPorts& ports) {
+  if (!ports) return;
+  json::array a;
+  a.reserve(ports->size());
+  for (std::uint16_t port : *ports) a.push_back(port);
+  o["listening_ports"] = std::move(a);
 }
 
 }  // namespace
@@ -92,6 +120,7 @@ std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
       spec.env.emplace_back(std::string(key), std::move(text));
     }
   }
+  if (auto e = ReadTimeout(o, spec.timeout)) return std::move(*e);
   if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
   if (spec.command.size() + 1 > kMaxArgumentBytes) {
     return ApiError{400, "Command is too long.", ArgumentLimit()};
@@ -133,10 +162,12 @@ std::string EncodeStarted(const proc::Process& process) {
   return json::serialize(o);
 }
 
-std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes) {
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes,
+                       std::span<const ListeningPorts> ports) {
   json::array list;
   list.reserve(processes.size());
-  for (const auto& p : processes) {
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    const auto& p = processes[i];
     json::object o;
     o["id"] = p->id();
     o["command"] = p->command();
@@ -146,6 +177,8 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
     PutExit(o, *p);
     o["started_at_unix"] = p->started_at_unix();
     if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
+    if (p->timeout().count() > 0) o["timeout_ms"] = p->timeout().count();
+    if (i < ports.size()) PutPorts(o, ports[i]);
     list.push_back(std::move(o));
   }
   json::object body;
@@ -153,7 +186,8 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered) {
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered,
+                         const ListeningPorts& ports) {
   json::object o;
   o["output"] = std::move(rendered.text);
   if (const auto& t = rendered.truncation) {
@@ -168,11 +202,13 @@ std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rend
   o["running"] = process.running();
   PutExit(o, process);
   o["command"] = process.command();
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }
 
-std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read) {
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read,
+                       const ListeningPorts& ports) {
   json::object o;
   o["data"] = read.data;
   o["offset"] = read.offset;
@@ -187,6 +223,7 @@ std::string EncodeRead(const proc::Process& process, const proc::OutputRead& rea
     gap["to"] = read.gap->to;
     o["gap"] = std::move(gap);
   }
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }

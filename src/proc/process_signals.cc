@@ -153,6 +153,8 @@ void ProcessTable::StopWatching() {
   trim_timer_.cancel();
   sync_timer_.cancel();
   ending_timer_.cancel();
+  for (const auto& [id, p] : processes_) p->deadline_.cancel();
+  for (const auto& p : lingering_) p->deadline_.cancel();
 }
 
 }  // namespace corral::proc

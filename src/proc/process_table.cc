@@ -177,6 +177,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->has_cgroup_ = cgroups_ != nullptr;
   p->idempotency_key_ = spec.idempotency_key;
   p->request_digest_ = spec.request_digest;
+  p->timeout_ = spec.timeout;
   // Our unreaped child: its pid cannot have been reused yet.
   p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);
   boost::system::error_code ec;
@@ -203,6 +204,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   ++live_;
   WatchExit(p);
   WatchOutput(p);
+  ArmDeadline(p);
   JournalStart(*p);  // committed before the start is answered
   if (options_.on_start) options_.on_start(*p);
   return std::shared_ptr<const Process>(p);
@@ -247,9 +249,9 @@ std::shared_ptr<void> ProcessTable::HoldWaiter() {
   return std::shared_ptr<void>(nullptr, [n = waiters_](void*) { --*n; });
 }
 
-asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process) {
+asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process, bool counted) {
   if (!process->running()) co_return;
-  auto count = HoldWaiter();
+  auto count = counted ? HoldWaiter() : nullptr;
   // Our own entry, not the caller's const view: waiting on its event is the table's business.
   ProcessPtr p = processes_.at(process->id());
   co_await p->done_event_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -78,6 +78,10 @@ struct StartSpec {
   // decoded request; empty without a key. The caller looks the key up first (FindByKey).
   std::string idempotency_key;
   std::string request_digest;
+  // A run deadline (DESIGN §7.3): SIGTERM to the whole command when it passes, SIGKILL
+  // kDeadlineKillAfter later to what is left; `ended_by` "deadline". Zero: none. REQUIRES: at
+  // most kMaxRunTimeout.
+  std::chrono::milliseconds timeout{0};
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -95,6 +99,8 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
 // escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
 // recovery, idempotency keys).
+// process_deadline.cc holds the run deadlines, process_ports.cc the members of a command,
+// process_waits.cc the waits on many.
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -130,14 +136,27 @@ class ProcessTable {
   // kInternal when the OS refuses.
   base::Status Signal(const Process& process, int sig);
 
-  // Completes when the process is done (or at once if it is). Cancellable.
-  boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process);
+  // Completes when the process is done (or at once if it is). Counts as a waiter unless
+  // `counted` is false (the caller holds a HoldWaiter). Cancellable.
+  boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process,
+                                        bool counted = true);
+  // Completes once any of `processes` is done, or with `all` once every one is (at once if that
+  // holds already); counts as one waiter however many it waits on (process_waits.cc).
+  // Cancellable: a cancelled wait leaves nothing pending on any of them.
+  boost::asio::awaitable<void> WaitDone(std::vector<std::shared_ptr<const Process>> processes,
+                                        bool all);
 
   // Completes on the process's next output (an append), its pipe's end of file, or its end
   // (done); at once when its output is complete already. Counts as a waiter unless `counted`
   // is false (the caller holds a HoldWaiter). Cancellable.
   boost::asio::awaitable<void> WaitOutput(std::shared_ptr<const Process> process,
                                           bool counted = true);
+
+  // The processes of a running command now (DESIGN §7.3; process_ports.cc): the members of its
+  // cgroup where it has one, else its shell with its descendants, and the members of its
+  // process group handed to us (their parent died) with theirs. Empty once it is done, and for a
+  // process restored from the journal. A snapshot, for reading /proc: never for signalling.
+  std::vector<pid_t> Members(const Process& process) const;
 
   // Counts a held request (a stream) among waiters() for as long as the result lives.
   std::shared_ptr<void> HoldWaiter();
@@ -200,6 +219,11 @@ class ProcessTable {
   void EnforceSpoolTotal();
   void CreateSpool(Process& p);
   void ReleaseMemorySoon();
+
+  // The run deadline (process_deadline.cc): arms p's deadline timer if it has a timeout; the
+  // timer is cancelled when p is done before it passes.
+  void ArmDeadline(const ProcessPtr& p);
+  void OnDeadline(const ProcessPtr& p);
 
   // Signals (process_signals.cc).
   // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.
