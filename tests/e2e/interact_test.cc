@@ -185,5 +185,81 @@ TEST(Stdin, TheSameIdempotencyKeyWithAnotherStdinIsRefused) {
   EXPECT_EQ(tty.status, 422) << tty.body;
 }
 
+HttpResult Resize(Server& server, const std::string& id, int rows, int cols) {
+  return server.Post(Path(id, "resize"), "{\"rows\":" + std::to_string(rows) +
+                                             ",\"cols\":" + std::to_string(cols) + "}");
+}
+
+TEST(Tty, TheCommandRunsOnAPseudoTerminal) {
+  Server server;
+  const std::string id = server.Start("tty", "\"tty\":true");
+  auto done = server.WaitOutput(id);
+  EXPECT_TRUE(Output(done).starts_with("/dev/pts/")) << Output(done);
+  EXPECT_TRUE(Output(done).ends_with("\r\n")) << "the terminal writes NL as CRLF";
+  EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
+  EXPECT_EQ(done.at("stdin").as_string(), "tty");
+}
+
+TEST(Tty, SttySizeShowsTheSizeAskedForAndFollowsAResize) {
+  Server server;
+  const std::string id = server.Start(
+      "old=; while :; do s=$(stty size); [ \"$s\" != \"$old\" ] && echo \"size $s\"; old=$s; "
+      "sleep 0.05; done",
+      R"("tty":{"rows":30,"cols":100})");
+  ReadUntil(server, id, "size 30 100");
+  HttpResult r = Resize(server, id, 40, 120);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json.at("rows").to_number<int>(), 40);
+  ReadUntil(server, id, "size 40 120");
+  server.Post(Path(id, "signal"), R"({"signal":"kill"})");
+}
+
+TEST(Tty, TheDefaultSizeIs24By80) {
+  Server server;
+  const std::string id = server.Start("stty size", "\"tty\":true");
+  EXPECT_EQ(Output(server.WaitOutput(id)), "24 80\r\n");
+}
+
+TEST(Tty, ResizeWithoutATerminalOrOnceDoneIsAConflict) {
+  Server server;
+  const std::string plain = server.Start("sleep 30", "\"stdin\":\"pipe\"");
+  HttpResult r = Resize(server, plain, 30, 100);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(Message(r), "Process \"" + plain + "\" has no terminal.");
+  const std::string done = server.Start("true", "\"tty\":true");
+  server.WaitOutput(done);
+  EXPECT_EQ(Message(Resize(server, done, 30, 100)), "Process \"" + done + "\" is not running.");
+  EXPECT_EQ(Resize(server, plain, 0, 100).status, 400);
+  EXPECT_EQ(Resize(server, plain, 30, 1001).status, 400);
+  EXPECT_EQ(Resize(server, "no-such-id", 30, 100).status, 404);
+  server.Post(Path(plain, "signal"), R"({"signal":"kill"})");
+}
+
+TEST(Tty, InputIsTypedAtTheTerminalAndCloseSendsEndOfFile) {
+  Server server;
+  const std::string id =
+      server.Start("read x; echo \"got $x\"; cat; echo cat-done", "\"tty\":true");
+  ASSERT_EQ(Input(server, id, "abc\n").status, 200);
+  ReadUntil(server, id, "got abc");
+  // A partial line: close needs two EOF characters, one to hand the line over, one to end.
+  ASSERT_EQ(Input(server, id, "partial", /*close=*/true).status, 200);
+  auto done = server.WaitOutput(id);
+  EXPECT_NE(Output(done).find("cat-done"), std::string::npos) << Output(done);
+  EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
+}
+
+TEST(Tty, ControlCInterruptsTheForegroundJob) {
+  Server server;
+  const std::string id =
+      server.Start("echo ready; sleep 100; echo not-interrupted", "\"tty\":true");
+  ReadUntil(server, id, "ready");
+  ASSERT_EQ(Input(server, id, "\x03").status, 200);
+  auto done = server.WaitOutput(id);
+  EXPECT_EQ(done.at("exit_code").to_number<int>(), -1);
+  EXPECT_EQ(done.at("exit_signal").as_string(), "SIGINT");
+  EXPECT_EQ(done.at("ended_by").as_string(), "signal") << "no signal request was made";
+  EXPECT_EQ(Output(done).find("not-interrupted"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace corral::testing
