@@ -36,7 +36,11 @@ inline constexpr std::uint64_t kDefaultSpoolTotalBytes = 1ull << 30;
 
 struct TableOptions {
   std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
-  Environment base_env;         // the server's environment with the env hook applied
+  Environment base_env;         // the server's environment
+  // Commands' environment, later layers winning (DESIGN §7.3): base_env, the agent defaults
+  // (AgentEnvironment, when agent_env), hook_env (the env hook's variables), the request's env.
+  bool agent_env = true;
+  Environment hook_env;
   std::chrono::milliseconds drain_grace = kDrainGrace;
   std::size_t max_live = kMaxLive;  // running commands (leftovers included); past it: refused
   // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.

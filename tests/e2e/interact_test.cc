@@ -261,5 +261,81 @@ TEST(Tty, ControlCInterruptsTheForegroundJob) {
   EXPECT_EQ(Output(done).find("not-interrupted"), std::string::npos);
 }
 
+// The command's environment, one KEY=VALUE a line, as `env` prints it.
+std::map<std::string, std::string> EnvironmentOf(Server& server, const std::string& extra = "") {
+  const std::string id = server.Start("env", extra);
+  std::map<std::string, std::string> env;
+  std::string text = Output(server.WaitOutput(id));
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (auto eq = line.find('='); eq != std::string::npos) {
+      env[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    at = end + 1;
+  }
+  return env;
+}
+
+TEST(AgentEnv, CommandsGetTheAgentDefaultsOverTheServersEnvironment) {
+  Server server({.env = {{"TERM", "xterm"}, {"PAGER", "less"}}});
+  auto env = EnvironmentOf(server);
+  const std::map<std::string, std::string> expected = {{"GIT_TERMINAL_PROMPT", "0"},
+                                                       {"GIT_PAGER", "cat"},
+                                                       {"PAGER", "cat"},
+                                                       {"DEBIAN_FRONTEND", "noninteractive"},
+                                                       {"PYTHONUNBUFFERED", "1"},
+                                                       {"CI", "1"},
+                                                       {"TERM", "dumb"},
+                                                       {"NO_COLOR", "1"}};
+  for (const auto& [key, value] : expected) EXPECT_EQ(env[key], value) << key;
+}
+
+TEST(AgentEnv, ATerminalCommandGetsAColourTerminal) {
+  Server server;
+  auto env = EnvironmentOf(server, "\"tty\":true");
+  EXPECT_EQ(env["TERM"], "xterm-256color");
+  EXPECT_FALSE(env.contains("NO_COLOR"));
+  EXPECT_EQ(env["CI"], "1");
+}
+
+TEST(AgentEnv, TheRequestAndTheEnvHookOverrideTheDefaults) {
+  const std::string hook = TempDir() + "/hook.env";
+  std::ofstream(hook) << "PAGER=more\nCI=hooked\n";
+  Server server({.args = {"--env-file", hook}});
+  auto env = EnvironmentOf(server, R"("env":{"TERM":"vt100","CI":"0"})");
+  EXPECT_EQ(env["TERM"], "vt100");
+  EXPECT_EQ(env["CI"], "0") << "the request wins over the hook";
+  EXPECT_EQ(env["PAGER"], "more") << "the hook wins over the defaults";
+  EXPECT_EQ(env["NO_COLOR"], "1");
+}
+
+TEST(AgentEnv, NoAgentEnvLeavesTheServersEnvironmentAsItIs) {
+  // Whatever the test runner's environment holds, the server's own values are these.
+  std::map<std::string, std::string> own;
+  for (const char* key : {"GIT_TERMINAL_PROMPT", "GIT_PAGER", "PAGER", "DEBIAN_FRONTEND",
+                          "PYTHONUNBUFFERED", "CI", "TERM", "NO_COLOR"}) {
+    own[key] = std::string("server-") + key;
+  }
+  Server server({.args = {"--no-agent-env"}, .env = own});
+  auto env = EnvironmentOf(server);
+  for (const auto& [key, value] : own) EXPECT_EQ(env[key], value) << key;
+  auto on_terminal = EnvironmentOf(server, "\"tty\":true");
+  EXPECT_EQ(on_terminal["TERM"], "server-TERM");
+}
+
+TEST(AgentEnv, PythonPrintsArriveAsTheyHappen) {
+  Server server;
+  const std::string id =
+      server.Start("python3 -c 'import time\nfor i in range(3): print(i); time.sleep(1)'");
+  // A pipe makes Python buffer its prints until exit, unless PYTHONUNBUFFERED is set.
+  auto first = Read(server, id, "wait=output&timeout_ms=20000");
+  EXPECT_EQ(std::string(first.at("data").as_string()).substr(0, 2), "0\n");
+  EXPECT_TRUE(first.at("running").as_bool()) << "the first print came before the exit";
+  EXPECT_EQ(Output(server.WaitOutput(id)), "0\n1\n2\n");
+}
+
 }  // namespace
 }  // namespace corral::testing
