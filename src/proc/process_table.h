@@ -164,6 +164,8 @@ class ProcessTable {
   // WaitInputState. A change to true first takes in the output the command wrote before it
   // blocked, so an answer that says it waits shows its prompt.
   std::optional<bool> RefreshWaiting(const Process& process);
+  // RefreshWaiting of every running command with a stdin pipe or terminal (for `list`).
+  void RefreshWaiting();
   // Completes when waiting_for_input of the process changes, or it is done (at once if it is).
   // While any such wait exists for a process, its state is measured every kInputPoll; nothing
   // is measured when nobody waits. Not counted as a waiter. Cancellable.
@@ -173,8 +175,8 @@ class ProcessTable {
   // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
 
-  // Changes whenever what List() returns could change (a start, a process done or forgotten),
-  // so that readers may cache what they derive from it.
+  // Changes whenever what List() returns could change (a start, a process done or forgotten,
+  // a change of waiting_for_input), so that readers may cache what they derive from it.
   std::uint64_t generation() const { return generation_; }
 
   bool closing() const { return closing_; }

@@ -95,6 +95,7 @@ void ProcessTable::UpdateWaiting(const ProcessPtr& p) {
   // The prompt it wrote before blocking is in the pipe: take it in before anyone hears it waits.
   if (waiting && p->pipe_.is_open() && !DrainPipe(*p)) OutputEnded(p);
   p->waiting_ = waiting;
+  ++generation_;
   p->state_event_.cancel();
 }
 
@@ -107,6 +108,17 @@ std::optional<bool> ProcessTable::RefreshWaiting(const Process& process) {
     UpdateWaiting(p);
   }
   return p->waiting_for_input();
+}
+
+void ProcessTable::RefreshWaiting() {
+  const auto now = base::SteadyClock::now();
+  std::vector<ProcessPtr> due;  // an update may finish a process: not while iterating the table
+  for (const auto& [id, p] : processes_) {
+    if (!p->done_ && p->input_identity_ && now - p->waiting_at_ >= kWaitingReuse) due.push_back(p);
+  }
+  for (const ProcessPtr& p : due) {
+    if (!p->done_) UpdateWaiting(p);
+  }
 }
 
 asio::awaitable<void> ProcessTable::WaitInputState(std::shared_ptr<const Process> process) {

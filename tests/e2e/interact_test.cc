@@ -1,6 +1,7 @@
 // Talking to running commands through the real server (DESIGN.md §7.3): stdin pipes and
 // `input`, terminals and `resize`, the agent environment, and `waiting_for_input`.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -335,6 +336,97 @@ TEST(AgentEnv, PythonPrintsArriveAsTheyHappen) {
   EXPECT_EQ(std::string(first.at("data").as_string()).substr(0, 2), "0\n");
   EXPECT_TRUE(first.at("running").as_bool()) << "the first print came before the exit";
   EXPECT_EQ(Output(server.WaitOutput(id)), "0\n1\n2\n");
+}
+
+bool Waiting(const json::object& o) {
+  return o.contains("waiting_for_input") && o.at("waiting_for_input").as_bool();
+}
+
+TEST(WaitingForInput, AShellReadingItsPipeIsSeenWaitingInListOutputAndRead) {
+  Server server;
+  const std::string id =
+      server.Start("printf 'name? '; read x; echo \"hi $x\"", "\"stdin\":\"pipe\"");
+  ASSERT_TRUE(Eventually([&] { return Waiting(Listed(server, id)); }));
+  EXPECT_TRUE(Waiting(Object(server.Get(Path(id, "output")))));
+  auto read = Read(server, id);
+  EXPECT_TRUE(Waiting(read));
+  EXPECT_EQ(read.at("data").as_string(), "name? ") << "the prompt comes with the state";
+  ASSERT_EQ(Input(server, id, "bob\n").status, 200);
+  EXPECT_FALSE(Waiting(Listed(server, id))) << "given its input, it no longer waits";
+  EXPECT_EQ(Output(server.WaitOutput(id)), "name? hi bob\n");
+}
+
+TEST(WaitingForInput, ABusyLoopNeverWaits) {
+  Server server;
+  const std::string id = server.Start("while :; do :; done", "\"stdin\":\"pipe\"");
+  for (int i = 0; i < 10; ++i) {
+    auto listed = Listed(server, id);
+    ASSERT_TRUE(listed.contains("waiting_for_input"));
+    EXPECT_FALSE(listed.at("waiting_for_input").as_bool());
+    ::usleep(100 * 1000);
+  }
+  const std::string sleeper = server.Start("sleep 30", "\"stdin\":\"pipe\"");
+  ::usleep(300 * 1000);
+  EXPECT_FALSE(Waiting(Listed(server, sleeper))) << "asleep, but not reading its input";
+  server.Post(Path(id, "signal"), R"({"signal":"kill"})");
+  server.Post(Path(sleeper, "signal"), R"({"signal":"kill"})");
+}
+
+TEST(WaitingForInput, PythonAskingOnATerminalIsSeenWaiting) {
+  Server server;
+  const std::string id =
+      server.Start("python3 -c \"print('hello', input('name? '))\"", "\"tty\":true");
+  ASSERT_TRUE(Eventually([&] { return Waiting(Listed(server, id)); }));
+  EXPECT_NE(std::string(Read(server, id).at("data").as_string()).find("name? "), std::string::npos);
+  ASSERT_EQ(Input(server, id, "ann\r").status, 200);
+  auto done = server.WaitOutput(id);
+  EXPECT_NE(Output(done).find("hello ann"), std::string::npos) << Output(done);
+  EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
+}
+
+TEST(WaitingForInput, ReadWaitIdleEndsWhenTheCommandWaitsForInput) {
+  Server server;
+  // Were the wait to go on, the background job's line would come within it.
+  const std::string id =
+      server.Start("(sleep 8; echo late) & printf 'name? '; read x", "\"stdin\":\"pipe\"");
+  auto idle = Read(server, id, "wait=idle&idle_ms=60000&timeout_ms=60000");
+  EXPECT_TRUE(Waiting(idle));
+  EXPECT_TRUE(idle.at("running").as_bool());
+  EXPECT_EQ(idle.at("data").as_string(), "name? ");
+  Input(server, id, "x\n", /*close=*/true);
+  server.WaitOutput(id);
+}
+
+// Reads from `fd` until `text` is in `got` or the peer closes (30 s at most per read).
+bool ReadUntilText(int fd, std::string& got, const std::string& text) {
+  char buf[65536];
+  while (got.find(text) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) return false;
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+TEST(WaitingForInput, AStreamSendsTheStateAfterThePrompt) {
+  Server server;
+  const std::string id =
+      server.Start("printf 'name? '; read x; echo \"hi $x\"", "\"stdin\":\"pipe\"");
+  RawConnection c(server.host(), server.port());
+  ASSERT_TRUE(c.Send("GET " + Path(id, "stream") + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
+  std::string got;
+  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: state\ndata: {\"waiting_for_input\":true}"))
+      << got;
+  const std::size_t prompt = got.find(R"("data":"name? ")");
+  ASSERT_NE(prompt, std::string::npos) << got;
+  EXPECT_LT(prompt, got.find("{\"waiting_for_input\":true}"));
+  ASSERT_EQ(Input(server, id, "bob\n").status, 200);
+  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: exit")) << got;
+  const std::size_t answered = got.find("hi bob");
+  EXPECT_NE(answered, std::string::npos) << got;
+  EXPECT_LT(got.find("{\"waiting_for_input\":false}"), got.find("event: exit"));
 }
 
 }  // namespace
