@@ -159,9 +159,9 @@ class ProcessTable {
   // Sets the size of its terminal (the foreground job gets SIGWINCH). Errors:
   // kFailedPrecondition without a terminal or once done; kInternal when the OS refuses.
   base::Status Resize(const Process& process, sys::WindowSize size);
-  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (so that a
-  // `list` of many commands measures each at most once per loop turn); a change wakes
-  // WaitInputState. A change to true first takes in the output the command wrote before it
+  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (100 ms, so that
+  // a `list` of many commands polled in a loop does not measure them all every time); a change
+  // wakes WaitInputState. A change to true first takes in the output the command wrote before it
   // blocked, so an answer that says it waits shows its prompt.
   std::optional<bool> RefreshWaiting(const Process& process);
   // RefreshWaiting of every running command with a stdin pipe or terminal (for `list`).

@@ -333,7 +333,8 @@ TEST(AgentEnv, PythonPrintsArriveAsTheyHappen) {
       server.Start("python3 -c 'import time\nfor i in range(3): print(i); time.sleep(1)'");
   // A pipe makes Python buffer its prints until exit, unless PYTHONUNBUFFERED is set.
   auto first = Read(server, id, "wait=output&timeout_ms=20000");
-  EXPECT_EQ(std::string(first.at("data").as_string()).substr(0, 2), "0\n");
+  // (Unbuffered, print writes the text and its newline apart: the newline may come later.)
+  EXPECT_TRUE(std::string(first.at("data").as_string()).starts_with("0")) << first.at("data");
   EXPECT_TRUE(first.at("running").as_bool()) << "the first print came before the exit";
   EXPECT_EQ(Output(server.WaitOutput(id)), "0\n1\n2\n");
 }
