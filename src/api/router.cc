@@ -88,6 +88,11 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
   for (const auto& [key, value] : spec.env) r.env[key] = value;
   r.background = spec.background;
   r.timeout_ms = spec.timeout.count();
+  r.stdin_mode = proc::StdinName(spec.stdin_mode);
+  if (spec.stdin_mode == sys::StdinMode::kTty) {
+    r.tty_rows = spec.tty_size.rows;
+    r.tty_cols = spec.tty_size.cols;
+  }
   return r;
 }
 
@@ -153,6 +158,10 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
       co_return Signal(route.id, chat, request.body);
     case Kind::kWaitMany:
       co_return co_await WaitMany(route, chat, std::move(client_gone));
+    case Kind::kInput:
+      co_return Input(route.id, chat, request.body);
+    case Kind::kResize:
+      co_return Resize(route.id, chat, request.body);
     case Kind::kHealth:
       co_return Health();
     case Kind::kMetrics:
@@ -207,6 +216,7 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat, std::size_t limit) {
   // The running ones and the newest done ones, at most `limit`; cached per chat and limit for
   // one table generation.
+  table_.RefreshWaiting();  // a change of waiting_for_input changes the generation
   // Ports change without a new generation: what the running ones listen on is part of the key.
   auto processes = table_.List(chat);
   if (processes.size() > limit) processes.resize(limit);
@@ -229,9 +239,10 @@ asio::awaitable<Response> Router::Output(const Route& route, const std::string& 
     auto which = co_await (table_.WaitDone(p) || Sleep(route.timeout) || client_gone());
     if (which.index() == 2) co_return Gone();
   }
-  // The answer changes with the output's size, the running state, the spool's health and the
-  // ports it listens on only.
-  const std::uint64_t version = p->total_bytes() << 1 | (p->running() ? 1 : 0);
+  // The answer changes with the output's size, the running state, waiting_for_input and the
+  // spool's health only.
+  const bool waiting = table_.RefreshWaiting(*p).value_or(false);
+  const std::uint64_t version = p->total_bytes() << 2 | (p->running() ? 2 : 0) | (waiting ? 1 : 0);
   const ListeningPorts ports = proc::PortScan(table_).ListeningPorts(*p);
   const std::string key = (route.clean ? "clean " : "output ") + p->id() + " " +
                           std::to_string(p->spool_error().size()) + PortsKey({&ports, 1});
@@ -260,6 +271,7 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                  std::chrono::steady_clock::now());
   };
+  auto idle_until = std::chrono::steady_clock::now() + route.idle;  // wait=idle: reset by output
   // Each wait is bounded by what is left of timeout_ms; on timeout it answers what it has.
   while (answer.ok() && left().count() > 0) {
     if (route.read_wait == Wait::kOutput) {
@@ -279,11 +291,16 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
           co_await (table_.WaitDone(p) || Sleep(std::min(kListeningPoll, left())) || client_gone());
       if (which.index() == 2) co_return Gone();
     } else if (route.read_wait == Wait::kIdle) {
-      if (!p->running()) break;
-      auto which =
-          co_await (table_.WaitOutput(p) || Sleep(std::min(route.idle, left())) || client_gone());
-      if (which.index() == 2) co_return Gone();
-      if (which.index() == 1) break;  // idle_ms passed with no new output (or the timeout)
+      // Idle: idle_ms without new output, or it waits for input (DESIGN §7.2), or done.
+      if (!p->running() || table_.RefreshWaiting(*p).value_or(false)) break;
+      const auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(
+          idle_until - std::chrono::steady_clock::now());
+      if (quiet.count() <= 0) break;
+      auto which = co_await (table_.WaitOutput(p) || table_.WaitInputState(p) ||
+                             Sleep(std::min(quiet, left())) || client_gone());
+      if (which.index() == 3) co_return Gone();
+      if (which.index() == 2) break;  // idle_ms passed with no new output (or the timeout)
+      if (which.index() == 0) idle_until = std::chrono::steady_clock::now() + route.idle;
     } else {
       break;
     }
@@ -297,6 +314,7 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
     }
     co_return Error(500, "Failed to read output.", answer.status().message());
   }
+  table_.RefreshWaiting(*p);
   co_return Json(200, EncodeRead(*p, *answer, proc::PortScan(table_).ListeningPorts(*p)));
 }
 
@@ -363,6 +381,40 @@ asio::awaitable<Response> Router::WaitMany(const Route& route, const std::string
     if (which.index() == 2) co_return Gone();
   }
   co_return Json(200, EncodeList(processes, PortsOf(table_, processes)));
+}
+
+Response Router::Input(std::string_view id, const std::string& chat, std::string_view body) {
+  auto p = table_.Find(id);
+  if (!p || !Visible(*p, chat)) return NotFound(id);
+  auto decoded = DecodeInput(body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  const auto& input = std::get<InputRequest>(decoded);
+  // Not running wins over everything else about its stdin (DESIGN §7.3).
+  if (!p->running()) return Error(409, "Process \"" + std::string(id) + "\" is not running.");
+  base::Status s = table_.WriteInput(*p, input.data, input.close);
+  if (s.code() == base::Code::kResourceExhausted)
+    return Error(503, "Input queue full.", s.message());
+  if (!s.ok()) {
+    return Error(409, "Process \"" + std::string(id) + "\" has no open stdin.",
+                 p->stdin_mode() == sys::StdinMode::kNull ? "it was started with stdin \"null\""
+                                                          : s.message());
+  }
+  return Json(200, EncodeWritten(input.data.size()));
+}
+
+Response Router::Resize(std::string_view id, const std::string& chat, std::string_view body) {
+  auto p = table_.Find(id);
+  if (!p || !Visible(*p, chat)) return NotFound(id);
+  auto decoded = DecodeResize(body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  const auto size = std::get<sys::WindowSize>(decoded);
+  if (!p->running()) return Error(409, "Process \"" + std::string(id) + "\" is not running.");
+  base::Status s = table_.Resize(*p, size);
+  if (s.code() == base::Code::kFailedPrecondition) {
+    return Error(409, "Process \"" + std::string(id) + "\" has no terminal.");
+  }
+  if (!s.ok()) return Error(500, "Failed to resize the terminal.", s.message());
+  return Json(200, EncodeSize(size));
 }
 
 Response Router::Health() {

@@ -155,6 +155,7 @@ void ProcessTable::StopWatching() {
   ending_timer_.cancel();
   for (const auto& [id, p] : processes_) p->deadline_.cancel();
   for (const auto& p : lingering_) p->deadline_.cancel();
+  input_poll_timer_.cancel();
 }
 
 }  // namespace corral::proc

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "proc/agent_env.h"
 #include "sys/proc_stat.h"
 #include "sys/spawn.h"
 
@@ -49,6 +50,7 @@ ProcessTable::ProcessTable(asio::any_io_executor ex, TableOptions options)
       forget_timer_(ex),
       trim_timer_(ex),
       scratch_(std::make_unique<char[]>(kReadChunk)),
+      input_poll_timer_(ex),
       sync_timer_(ex),
       ending_timer_(ex) {
   if (auto ec = sys::BecomeChildSubreaper()) {
@@ -109,6 +111,12 @@ base::Result<std::string> ProcessTable::ResolveWorkdir(
 std::vector<std::string> ProcessTable::BuildEnv(const StartSpec& spec,
                                                 const std::string& id) const {
   Environment env = options_.base_env;
+  if (options_.agent_env) {
+    for (auto& [key, value] : AgentEnvironment(spec.stdin_mode == sys::StdinMode::kTty)) {
+      env[key] = std::move(value);
+    }
+  }
+  for (const auto& [key, value] : options_.hook_env) env[key] = value;
   for (const auto& [key, value] : spec.env) env[key] = value;
   env[std::string(kProcessIdVariable)] = id;
   env[std::string(kInstanceVariable)] = instance_;
@@ -162,6 +170,14 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   std::string id = NewId();
   sys::SpawnSpec spawn{spec.command, *workdir, BuildEnv(spec, id)};
   spawn.nofile = options_.child_nofile;
+  spawn.stdin_mode = spec.stdin_mode;
+  TerminalEnds terminal;
+  if (spec.stdin_mode == sys::StdinMode::kTty) {
+    if (auto ec = OpenTerminal(spec.tty_size, terminal)) {
+      return Status(Code::kInternal, "open a terminal: " + ec.message());
+    }
+    spawn.tty_slave = terminal.pty.slave.get();
+  }
   sys::SpawnedChild child;
   if (auto ec = SpawnCommand(spawn, id, child)) {
     return Status(Code::kInternal, "spawn /bin/sh: " + ec.message());
@@ -178,6 +194,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->idempotency_key_ = spec.idempotency_key;
   p->request_digest_ = spec.request_digest;
   p->timeout_ = spec.timeout;
+  AdoptInput(*p, spec.stdin_mode, child, terminal);
   // Our unreaped child: its pid cannot have been reused yet.
   p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);
   boost::system::error_code ec;

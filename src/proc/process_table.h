@@ -24,6 +24,7 @@
 #include "store/journal.h"
 #include "sys/cgroup.h"
 #include "sys/pids_limit.h"
+#include "sys/pty.h"
 #include "sys/spawn.h"
 
 namespace corral::proc {
@@ -35,7 +36,11 @@ inline constexpr std::uint64_t kDefaultSpoolTotalBytes = 1ull << 30;
 
 struct TableOptions {
   std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
-  Environment base_env;         // the server's environment with the env hook applied
+  Environment base_env;         // the server's environment
+  // Commands' environment, later layers winning (DESIGN §7.3): base_env, the agent defaults
+  // (AgentEnvironment, when agent_env), hook_env (the env hook's variables), the request's env.
+  bool agent_env = true;
+  Environment hook_env;
   std::chrono::milliseconds drain_grace = kDrainGrace;
   std::size_t max_live = kMaxLive;  // running commands (leftovers included); past it: refused
   // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.
@@ -82,6 +87,10 @@ struct StartSpec {
   // kDeadlineKillAfter later to what is left; `ended_by` "deadline". Zero: none. REQUIRES: at
   // most kMaxRunTimeout.
   std::chrono::milliseconds timeout{0};
+  // Talking to the command (DESIGN §7.3): where its stdin comes from; with kTty it runs on a
+  // terminal of `tty_size` (its stdin, stdout, stderr and controlling terminal).
+  sys::StdinMode stdin_mode = sys::StdinMode::kNull;
+  sys::WindowSize tty_size;
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -161,12 +170,32 @@ class ProcessTable {
   // Counts a held request (a stream) among waiters() for as long as the result lives.
   std::shared_ptr<void> HoldWaiter();
 
+  // Talking to a running command (DESIGN §7.3; process_waiting.cc).
+  // Writes to its stdin (ProcessInput::Write: all or nothing, never blocking). Errors:
+  // kFailedPrecondition without an open stdin (stdin "null", closed, its reader gone, or done),
+  // kResourceExhausted when the input waiting for it would pass kMaxQueuedInputBytes.
+  base::Status WriteInput(const Process& process, std::string_view data, bool close);
+  // Sets the size of its terminal (the foreground job gets SIGWINCH). Errors:
+  // kFailedPrecondition without a terminal or once done; kInternal when the OS refuses.
+  base::Status Resize(const Process& process, sys::WindowSize size);
+  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (100 ms, so that
+  // a `list` of many commands polled in a loop does not measure them all every time); a change
+  // wakes WaitInputState. A change to true first takes in the output the command wrote before it
+  // blocked, so an answer that says it waits shows its prompt.
+  std::optional<bool> RefreshWaiting(const Process& process);
+  // RefreshWaiting of every running command with a stdin pipe or terminal (for `list`).
+  void RefreshWaiting();
+  // Completes when waiting_for_input of the process changes, or it is done (at once if it is).
+  // While any such wait exists for a process, its state is measured every kInputPoll; nothing
+  // is measured when nobody waits. Not counted as a waiter. Cancellable.
+  boost::asio::awaitable<void> WaitInputState(std::shared_ptr<const Process> process);
+
   // Refuses new starts, SIGTERMs every command and every orphan, SIGKILLs what remains after
   // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
 
-  // Changes whenever what List() returns could change (a start, a process done or forgotten),
-  // so that readers may cache what they derive from it.
+  // Changes whenever what List() returns could change (a start, a process done or forgotten,
+  // a change of waiting_for_input), so that readers may cache what they derive from it.
   std::uint64_t generation() const { return generation_; }
 
   bool closing() const { return closing_; }
@@ -200,6 +229,8 @@ class ProcessTable {
   // The done state machine (process_lifecycle.cc).
   void WatchExit(ProcessPtr p);
   void WatchOutput(ProcessPtr p);
+  // The output source hit end of file (or failed): closes it, and finishes p if its shell exited.
+  void OutputEnded(const ProcessPtr& p);
   void OnExit(const ProcessPtr& p);
   // Reads what the pipe holds now; returns false once it hit end of file or an error.
   bool DrainPipe(Process& p);
@@ -224,6 +255,15 @@ class ProcessTable {
   // timer is cancelled when p is done before it passes.
   void ArmDeadline(const ProcessPtr& p);
   void OnDeadline(const ProcessPtr& p);
+  // Talking to commands (process_waiting.cc).
+  // Hands the command's input ends to `p`: the pipe's writer, or the terminal's (whose master
+  // becomes child.output, the output source).
+  void AdoptInput(Process& p, sys::StdinMode mode, sys::SpawnedChild& child,
+                  TerminalEnds& terminal);
+  bool MeasureWaiting(const Process& p);
+  void UpdateWaiting(const ProcessPtr& p);
+  void PollInputState();
+  void ReleaseInput(Process& p);  // done: no more input, no more measures
 
   // Signals (process_signals.cc).
   // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.
@@ -273,6 +313,10 @@ class ProcessTable {
   std::unique_ptr<sys::CgroupTree> cgroups_;  // null: no cgroup v2 tracking here
   std::unique_ptr<sys::PidsLimit> pids_limit_;  // the v1 pids limit, where v2 has no controller
   int task_limit_ = 0;
+  // Processes whose waiting_for_input someone waits on (WaitInputState), and the poll of them.
+  std::unordered_set<ProcessPtr> input_watched_;
+  boost::asio::steady_timer input_poll_timer_;
+  bool input_polling_ = false;  // a poll is pending
 
   // The journal (process_journal.cc).
   std::map<std::pair<std::string, std::string>, std::string> keys_;  // (chat, key) -> id

@@ -130,6 +130,8 @@ TEST(GroupMembers, KeepsOnlyTheMembersOfTheGroup) {
   TestProcess b({"sleep", "100"}, {});
   std::vector<pid_t> tree;
   ASSERT_TRUE(Eventually([&] { return (tree = ProcessTree(a.pid())).size() == 2; }));
+  // b leads its group only once its setsid ran, which the fork does not wait for.
+  ASSERT_TRUE(Eventually([&] { return ::getpgid(b.pid()) == b.pid(); }));
   std::vector<pid_t> all = tree;
   all.push_back(b.pid());
   all.push_back(::getpid());
