@@ -62,6 +62,7 @@ void ProcessTable::WatchOutput(ProcessPtr p) {
                         p->pipe_.close(ec);
                         SettleOutput(*p);
                         if (p->done_) {
+                          JournalOutput(*p);
                           CheckLingering(p);
                         } else if (p->exit_) {
                           p->grace_.cancel();

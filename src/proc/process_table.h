@@ -110,8 +110,10 @@ class ProcessTable {
   std::shared_ptr<const Process> Find(std::string_view id) const;
 
   // Restart recovery (DESIGN §7.4; process_journal.cc). Loads the journal: done processes come
-  // back as they were reported (output empty), with their retention running to the same
-  // wall-clock time; what a dead server left running is ended and reported `lost` (exit_code
+  // back as they were reported, their output read from their spools (reopened read-only; a
+  // spool missing or damaged gives empty or partial output, never an error), with their
+  // retention running to the same wall-clock time and their spools counted in
+  // spool_disk_bytes(); what a dead server left running is ended and reported `lost` (exit_code
   // -1), and everything else its dead instances started is ended too; a process not provably
   // theirs is never signalled. Committed before it returns. REQUIRES: called once, before the
   // first Start. Without a journal, does nothing. Errors: the journal's, when it cannot be read.
@@ -220,9 +222,13 @@ class ProcessTable {
   void JournalStart(const Process& p);
   void JournalDone(const Process& p);
   void JournalForget(const Process& p);
+  // The final output count of a done process whose pipe reached end of file after its done
+  // state was journaled (leftovers wrote meanwhile); committed with the next batch.
+  void JournalOutput(const Process& p);
   // Commits what is queued, and arranges the sync that bounds what a power loss may cost.
   void FlushJournal();
-  void Restore(const store::ProcessRecord& row, std::int64_t now_ms);
+  // Brings a journaled process back, done, its output served from `spool` (null: no spools).
+  void Restore(const store::ProcessRecord& row, const store::Spool* spool, std::int64_t now_ms);
   // Recovery: ends what the dead instances left, SIGTERM now and SIGKILL after the grace.
   void EndDeadInstances(const std::vector<store::ProcessRecord>& rows);
   void FinishEnding();

@@ -671,8 +671,10 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   }
 
   HttpServer* server_ptr = nullptr;
-  api::Router router(
-      table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }, {}}, metrics);
+  api::Router router(table,
+                     {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; },
+                      [&table] { return table.spool_disk_bytes(); }},
+                     metrics);
   HttpServer server(ioc, router, metrics, options, token, std::move(*browsers));
   server_ptr = &server;
 
