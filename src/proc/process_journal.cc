@@ -166,6 +166,7 @@ base::Status ProcessTable::Recover() {
     }
     Restore(row, spool.get(), now_ms);
   }
+  RemoveUnknownSpools();
   FlushJournal();
   if (lost_ > 0) {
     base::LogInfo("recovery: " + std::to_string(lost_) +
@@ -211,6 +212,24 @@ void ProcessTable::Restore(const store::ProcessRecord& row, const store::Spool* 
   retention_.Add(p->id_, p->done_at_);
   processes_.emplace(p->id_, std::move(p));
   ++generation_;
+}
+
+void ProcessTable::RemoveUnknownSpools() {
+  if (options_.spool_dir.empty()) return;
+  std::error_code ec;
+  std::size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.spool_dir, ec)) {
+    // Spools are plain files named by process id; anything else there is not ours to remove.
+    if (!entry.is_regular_file(ec) || processes_.contains(entry.path().filename().string())) {
+      continue;
+    }
+    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  if (ec) base::LogWarning("recovery: cannot list " + options_.spool_dir + ": " + ec.message());
+  if (removed > 0) {
+    base::LogInfo("recovery: removed " + std::to_string(removed) +
+                  " spools that no remembered process owns");
+  }
 }
 
 void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& rows) {

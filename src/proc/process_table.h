@@ -115,7 +115,8 @@ class ProcessTable {
   // retention running to the same wall-clock time and their spools counted in
   // spool_disk_bytes(); what a dead server left running is ended and reported `lost` (exit_code
   // -1), and everything else its dead instances started is ended too; a process not provably
-  // theirs is never signalled. Committed before it returns. REQUIRES: called once, before the
+  // theirs is never signalled. Spool files of no remembered process are removed. Committed
+  // before it returns. REQUIRES: called once, before the
   // first Start. Without a journal, does nothing. Errors: the journal's, when it cannot be read.
   base::Status Recover();
   // The remembered process of `chat_id` (empty: no chat) started with Idempotency-Key `key`.
@@ -229,6 +230,9 @@ class ProcessTable {
   void FlushJournal();
   // Brings a journaled process back, done, its output served from `spool` (null: no spools).
   void Restore(const store::ProcessRecord& row, const store::Spool* spool, std::int64_t now_ms);
+  // Recovery: removes the spool files of no remembered process (a crash between a spool's
+  // creation and its start's commit, or between a forget's commit and its unlink).
+  void RemoveUnknownSpools();
   // Recovery: ends what the dead instances left, SIGTERM now and SIGKILL after the grace.
   void EndDeadInstances(const std::vector<store::ProcessRecord>& rows);
   void FinishEnding();

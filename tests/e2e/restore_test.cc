@@ -219,5 +219,37 @@ TEST(Restore, RestoredSpoolsCountAgainstTheSpoolTotal) {
   EXPECT_NE(metrics.body.find(line), std::string::npos) << metrics.body;
 }
 
+// A spool no journal row knows (the server died between creating it and committing the start,
+// or a forgotten process's file stayed) is removed at start; a forgotten process's spool is
+// removed when it is forgotten.
+TEST(Restore, SpoolsOfNoRememberedProcessAreRemoved) {
+  const std::string state = TempDir() + "/state";
+  std::string kept, forgotten;
+  {
+    Server server(OnStateDir(state, {"--retention", "1s"}));
+    forgotten = server.Start("echo soon forgotten");
+    server.WaitOutput(forgotten);
+    ASSERT_TRUE(fs::exists(state + "/spool/" + forgotten));
+    EXPECT_TRUE(Eventually([&] { return !fs::exists(state + "/spool/" + forgotten); }))
+        << "the spool of a forgotten process stays";
+    EXPECT_EQ(server.Get(Path(forgotten, "output")).status, 404);
+    server.Crash();
+  }
+  {
+    Server server(OnStateDir(state));
+    kept = server.Start("echo kept");
+    server.WaitOutput(kept);
+    server.Crash();
+  }
+  const std::string stray = state + "/spool/0b5e7c2a-0d3e-4e43-9a1e-5d0c1f2e3a4b";
+  std::ofstream(stray) << "a spool whose start never reached the journal";
+  fs::create_directory(state + "/spool/not-a-spool");
+  Server server(OnStateDir(state));
+  EXPECT_FALSE(fs::exists(stray));
+  EXPECT_TRUE(fs::exists(state + "/spool/not-a-spool")) << "only files are spools";
+  EXPECT_TRUE(fs::exists(state + "/spool/" + kept));
+  EXPECT_EQ(server.Get(Path(kept, "output")).json.at("output").as_string(), "kept\n");
+}
+
 }  // namespace
 }  // namespace corral::testing
