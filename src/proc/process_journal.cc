@@ -155,7 +155,8 @@ base::Status ProcessTable::Recover() {
       spool = store::Spool::Open(options_.spool_dir, row.id);
       row.total_bytes = std::max(row.total_bytes, spool->total());
     }
-    if (row.running()) {
+    const bool lost_now = row.running();
+    if (lost_now) {
       journal->RecordLost(row.id, now_ms, row.total_bytes);
       row.exit_code = -1;
       row.exit_signal = 0;
@@ -165,6 +166,10 @@ base::Status ProcessTable::Recover() {
       ++lost_;
     }
     Restore(row, spool.get(), now_ms);
+    // Done now, as far as anyone watching the table can tell (metrics count `lost` here).
+    if (lost_now && options_.on_done) {
+      options_.on_done(*processes_.at(row.id));
+    }
   }
   RemoveUnknownSpools();
   FlushJournal();

@@ -49,7 +49,8 @@ struct TableOptions {
   // The open-file limit commands get (the server raises its own); nullopt: inherit ours.
   std::optional<rlimit> child_nofile;
   // Called once a started process is in the table, and once a process is done (its exit status
-  // and `ended_by` set), on the loop thread.
+  // and `ended_by` set), on the loop thread. Recover() calls on_done for each process it reports
+  // `lost` (not for those that were done already).
   std::function<void(const Process&)> on_start;
   std::function<void(const Process&)> on_done;
   // The journal of every process (DESIGN §7.4), owned by the caller and outliving the table;

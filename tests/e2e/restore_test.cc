@@ -1,6 +1,8 @@
 // What a restarted server serves of the processes it remembers (DESIGN §7.1, §7.4), through the
 // real binary: their output from the spools on disk, byte for byte as before, the cursor reads
 // at the same offsets, what a command lost mid-run wrote, and spools missing or damaged since.
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,6 +251,86 @@ TEST(Restore, SpoolsOfNoRememberedProcessAreRemoved) {
   EXPECT_TRUE(fs::exists(state + "/spool/not-a-spool")) << "only files are spools";
   EXPECT_TRUE(fs::exists(state + "/spool/" + kept));
   EXPECT_EQ(server.Get(Path(kept, "output")).json.at("output").as_string(), "kept\n");
+}
+
+// The value of the sample `series` (name and labels) in a /metrics answer, or -1.
+long long Sample(Server& server, const std::string& series) {
+  HttpResult r = server.Get("/metrics");
+  EXPECT_EQ(r.status, 200) << r.body;
+  const std::size_t at = r.body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atoll(r.body.c_str() + at + series.size() + 2);
+}
+
+const std::string kLost = R"(corral_processes_done_total{ended_by="lost"})";
+const std::string kExited = R"(corral_processes_done_total{ended_by="exit"})";
+
+TEST(Restore, MetricsCountTheProcessesMarkedLostAtRecoveryOnce) {
+  const std::string state = TempDir() + "/state";
+  {
+    Server server(OnStateDir(state));
+    server.WaitOutput(server.Start("true"));
+    server.Start("exec sleep 300");
+    server.Start("exec sleep 300");
+    EXPECT_EQ(Sample(server, kLost), 0);
+    server.Crash();
+  }
+  {
+    Server server(OnStateDir(state));
+    EXPECT_EQ(Sample(server, kLost), 2);
+    EXPECT_EQ(Sample(server, kExited), 0) << "processes done before the restart are not counted";
+    server.Stop();
+  }
+  Server server(OnStateDir(state));
+  EXPECT_EQ(Sample(server, kLost), 0) << "lost under an earlier run, not this one's";
+}
+
+// A process of the test's own, not started through Corral.
+pid_t SpawnOutsider() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Where no writable cgroup v2 hierarchy exists (forced here with the hidden --no-cgroups),
+// recovery finds what a dead server left by its journaled leaders (proven by start time) and
+// by the CORRAL_INSTANCE cookie, and nothing else.
+TEST(Restore, WithoutCgroupsRecoveryEndsTheDeadServersCommandsAndNothingElse) {
+  const std::string dir = TempDir(), state = dir + "/state";
+  const pid_t outsider = SpawnOutsider();
+  std::string sleeper, escapee;
+  {
+    Server server(OnStateDir(state, {"--no-cgroups"}));
+    ASSERT_EQ(server.Health().at("tracking").as_string(), "process-group");
+    sleeper = server.Start("echo $$ > " + dir + "/sleep.pid; exec sleep 300");
+    escapee =
+        server.Start("setsid sh -c 'echo $$ > " + dir + "/escapee.pid; exec sleep 300' & wait");
+    ASSERT_GT(ReadPid(dir + "/sleep.pid"), 0);
+    ASSERT_GT(ReadPid(dir + "/escapee.pid"), 0);
+    server.Crash();
+  }
+  const pid_t pids[] = {ReadPid(dir + "/sleep.pid"), ReadPid(dir + "/escapee.pid")};
+  for (pid_t pid : pids) ASSERT_TRUE(Alive(pid)) << "survived the crash, as without Corral";
+
+  Server server(OnStateDir(state, {"--no-cgroups"}));
+  EXPECT_EQ(server.Health().at("tracking").as_string(), "process-group");
+  for (const std::string& id : {sleeper, escapee}) {
+    HttpResult out = server.Get(Path(id, "output"));
+    ASSERT_EQ(out.status, 200) << out.body;
+    EXPECT_EQ(out.json.at("ended_by").as_string(), "lost");
+    EXPECT_EQ(out.json.at("exit_code").to_number<int>(), -1);
+  }
+  for (pid_t pid : pids) {
+    EXPECT_TRUE(Eventually([&] { return !Alive(pid); })) << pid << " is still alive";
+  }
+  EXPECT_EQ(Sample(server, kLost), 2);
+  EXPECT_TRUE(Alive(outsider)) << "a process not started by Corral was signalled";
+  ::kill(outsider, SIGKILL);
+  ::waitpid(outsider, nullptr, 0);
 }
 
 }  // namespace
