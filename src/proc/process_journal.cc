@@ -286,7 +286,11 @@ void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& row
   }
 
   // (3) Whatever carries a dead instance's CORRAL_INSTANCE, wherever it was reparented to.
-  std::vector<pid_t> all = sys::ListAllProcesses();
+  std::vector<pid_t> all;
+  if (auto ec = sys::ListAllProcesses(all)) {
+    base::LogWarning("recovery: cannot list the processes in /proc (" + ec.message() +
+                     "): those of a dead server outside its cgroups and groups may live on");
+  }
   std::erase(all, ::getpid());
   sys::ForEachWithEnvironment(all, kInstanceVariable,
                               [&](pid_t, int pidfd, std::string_view value) {

@@ -155,8 +155,10 @@ void ProcessTable::Finish(const ProcessPtr& p) {
 
 void ProcessTable::CheckLingering(const ProcessPtr& p) {
   if (!p->lingering_) return;
-  const bool alive = p->pipe_.is_open() ||
-                     (p->has_cgroup_ ? cgroups_->Populated(p->id_) : GroupHasLeftovers(p->pid_));
+  // Unknown counts as alive: the slot stays taken until /proc says otherwise.
+  const bool alive =
+      p->pipe_.is_open() ||
+      (p->has_cgroup_ ? cgroups_->Populated(p->id_) : GroupHasLeftovers(p->pid_).value_or(true));
   if (alive) {
     lingering_.insert(p);
     return;

@@ -211,7 +211,12 @@ class ProcessTable {
   // Signals, among our descendants, those outside `pgid` that carry `id` in
   // kProcessIdVariable; returns how many.
   int SignalEscapees(const std::string& id, pid_t pgid, int sig);
-  bool GroupHasLeftovers(pid_t pgid) const;
+  // Whether some unreaped child of ours is in `pgid`; nullopt when our children cannot be listed
+  // (logged): the caller picks the safe answer (a slot stays taken; no group is signalled).
+  std::optional<bool> GroupHasLeftovers(pid_t pgid);
+  // Logs, once per table, that /proc could not tell what it was asked (sys errors are never
+  // taken for "nothing there").
+  void WarnProcUnreadable(std::string_view what, const std::error_code& ec);
   void SignalEverything(int sig);
   bool Settled();
   void StopWatching();  // cancels the table's own waits, so the loop can run dry
@@ -275,6 +280,7 @@ class ProcessTable {
   std::vector<std::string> dead_cgroups_;  // recovery: corral-<dead instance> dirs to remove
   int cgroup_remove_tries_ = 0;
   std::size_t lost_ = 0;
+  bool proc_warned_ = false;  // WarnProcUnreadable logged already
 };
 
 }  // namespace corral::proc
