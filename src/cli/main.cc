@@ -121,6 +121,12 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) 
                    "limit, where the pids controller is available; 0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  // Hidden: the tests of the tracking fallback run it on machines that have cgroups
+  // (docs/security.md).
+  serve
+      ->add_flag("--no-cgroups{false}", o.use_cgroups,
+                 "Track commands by process group and environment cookie, not by cgroup")
+      ->group("");
   serve->add_option("--max-connections", o.max_connections, "Most client connections at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -100,7 +100,8 @@ void ProcessTable::JournalDone(const Process& p) {
   d.ended_by = std::string(EndedByName(p.ended_by().value_or(EndedBy::kExit)));
   d.exited_at_ms = p.exited_at_unix_ * 1000;
   d.done_at_ms = UnixNowMs();
-  d.total_bytes = p.output_.total();
+  d.total_bytes = p.total_bytes_;
+  d.spool_error = p.spool_error();
   journal->RecordDone(d);
   FlushJournal();
 }
@@ -111,6 +112,10 @@ void ProcessTable::JournalForget(const Process& p) {
     if (it != keys_.end() && it->second == p.id_) keys_.erase(it);
   }
   if (options_.journal) options_.journal->RecordForget(p.id_);
+}
+
+void ProcessTable::JournalOutput(const Process& p) {
+  if (options_.journal) options_.journal->RecordOutput(p.id_, p.total_bytes_, p.spool_error());
 }
 
 void ProcessTable::FlushJournal() {
@@ -143,7 +148,15 @@ base::Status ProcessTable::Recover() {
   EndDeadInstances(*rows);
   const std::int64_t now_ms = UnixNowMs();
   for (store::ProcessRecord& row : *rows) {
-    if (row.running()) {
+    // Each spool is opened once, read-only: what it holds says how much output there is (a
+    // command lost mid-run wrote more than its row knows), and what it takes on disk.
+    std::unique_ptr<store::Spool> spool;
+    if (!options_.spool_dir.empty()) {
+      spool = store::Spool::Open(options_.spool_dir, row.id);
+      row.total_bytes = std::max(row.total_bytes, spool->total());
+    }
+    const bool lost_now = row.running();
+    if (lost_now) {
       journal->RecordLost(row.id, now_ms, row.total_bytes);
       row.exit_code = -1;
       row.exit_signal = 0;
@@ -152,19 +165,26 @@ base::Status ProcessTable::Recover() {
       row.done_at_ms = now_ms;
       ++lost_;
     }
-    Restore(row, now_ms);
+    Restore(row, spool.get(), now_ms);
+    // Done now, as far as anyone watching the table can tell (metrics count `lost` here).
+    if (lost_now && options_.on_done) {
+      options_.on_done(*processes_.at(row.id));
+    }
   }
+  RemoveUnknownSpools();
   FlushJournal();
   if (lost_ > 0) {
     base::LogInfo("recovery: " + std::to_string(lost_) +
                   " processes were running under a server that died: reported lost");
   }
   if (retention_.size() > options_.max_done) ForgetDue();
+  if (spool_disk_ > options_.spool_total) EnforceSpoolTotal();
   ScheduleForget();
   return base::Status::Ok();
 }
 
-void ProcessTable::Restore(const store::ProcessRecord& row, std::int64_t now_ms) {
+void ProcessTable::Restore(const store::ProcessRecord& row, const store::Spool* spool,
+                           std::int64_t now_ms) {
   auto p = std::make_shared<Process>(ex_, row.id, next_sequence_++);
   p->chat_id_ = row.chat_id;
   p->command_ = row.command;
@@ -178,6 +198,18 @@ void ProcessTable::Restore(const store::ProcessRecord& row, std::int64_t now_ms)
   p->done_ = true;
   p->idempotency_key_ = row.idempotency_key;
   p->request_digest_ = row.request_digest;
+  p->total_bytes_ = row.total_bytes;
+  if (spool) {
+    // Output renders from the file, as it did for a done process before the restart; a file
+    // missing or damaged since renders what is left of it (spool_error says why).
+    p->spool_dir_ = options_.spool_dir;
+    p->buffer_in_spool_ = true;
+    p->spool_error_ = spool->error().empty() ? row.spool_error : spool->error();
+    p->spool_disk_bytes_ = spool->disk_bytes();
+    spool_disk_ += p->spool_disk_bytes_;
+  } else {
+    p->spool_error_ = row.spool_error;
+  }
   // Retention runs to the same wall-clock time as before the restart.
   const std::int64_t age_ms = std::max<std::int64_t>(0, now_ms - row.done_at_ms.value_or(now_ms));
   p->done_at_ = base::SteadyClock::now() - std::chrono::milliseconds(age_ms);
@@ -185,6 +217,24 @@ void ProcessTable::Restore(const store::ProcessRecord& row, std::int64_t now_ms)
   retention_.Add(p->id_, p->done_at_);
   processes_.emplace(p->id_, std::move(p));
   ++generation_;
+}
+
+void ProcessTable::RemoveUnknownSpools() {
+  if (options_.spool_dir.empty()) return;
+  std::error_code ec;
+  std::size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.spool_dir, ec)) {
+    // Spools are plain files named by process id; anything else there is not ours to remove.
+    if (!entry.is_regular_file(ec) || processes_.contains(entry.path().filename().string())) {
+      continue;
+    }
+    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  if (ec) base::LogWarning("recovery: cannot list " + options_.spool_dir + ": " + ec.message());
+  if (removed > 0) {
+    base::LogInfo("recovery: removed " + std::to_string(removed) +
+                  " spools that no remembered process owns");
+  }
 }
 
 void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& rows) {
@@ -236,7 +286,11 @@ void ProcessTable::EndDeadInstances(const std::vector<store::ProcessRecord>& row
   }
 
   // (3) Whatever carries a dead instance's CORRAL_INSTANCE, wherever it was reparented to.
-  std::vector<pid_t> all = sys::ListAllProcesses();
+  std::vector<pid_t> all;
+  if (auto ec = sys::ListAllProcesses(all)) {
+    base::LogWarning("recovery: cannot list the processes in /proc (" + ec.message() +
+                     "): those of a dead server outside its cgroups and groups may live on");
+  }
   std::erase(all, ::getpid());
   sys::ForEachWithEnvironment(all, kInstanceVariable,
                               [&](pid_t, int pidfd, std::string_view value) {

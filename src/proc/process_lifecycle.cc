@@ -68,6 +68,7 @@ void ProcessTable::OutputEnded(const ProcessPtr& p) {
   p->pipe_.close(ignored);
   SettleOutput(*p);
   if (p->done_) {
+    JournalOutput(*p);
     CheckLingering(p);
   } else if (p->exit_) {
     p->grace_.cancel();
@@ -161,8 +162,10 @@ void ProcessTable::Finish(const ProcessPtr& p) {
 
 void ProcessTable::CheckLingering(const ProcessPtr& p) {
   if (!p->lingering_) return;
-  const bool alive = p->pipe_.is_open() ||
-                     (p->has_cgroup_ ? cgroups_->Populated(p->id_) : GroupHasLeftovers(p->pid_));
+  // Unknown counts as alive: the slot stays taken until /proc says otherwise.
+  const bool alive =
+      p->pipe_.is_open() ||
+      (p->has_cgroup_ ? cgroups_->Populated(p->id_) : GroupHasLeftovers(p->pid_).value_or(true));
   if (alive) {
     lingering_.insert(p);
     return;

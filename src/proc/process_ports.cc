@@ -10,11 +10,17 @@ namespace corral::proc {
 
 std::vector<pid_t> ProcessTable::Members(const Process& p) const {
   if (p.done_ || p.pid_ <= 0) return {};
-  if (p.has_cgroup_) return cgroups_->Procs(p.id_);
+  std::vector<pid_t> members;
+  if (p.has_cgroup_) {
+    if (auto ec = cgroups_->Procs(p.id_, members)) WarnProcUnreadable("the cgroup of " + p.id_, ec);
+    return members;
+  }
   // Without a cgroup: the shell and what descends from it, and the members of its group that
   // were handed to us when their parent died (the subreaper), with what descends from them.
-  std::vector<pid_t> members = sys::ProcessTree(p.pid_);
-  for (pid_t child : sys::ListChildren()) {
+  members = sys::ProcessTree(p.pid_);
+  std::vector<pid_t> children;
+  if (auto ec = sys::ListChildren(children)) WarnProcUnreadable("our children", ec);
+  for (pid_t child : children) {
     if (leaders_.contains(child) || sys::ProcessGroupOf(child) != p.pid_) continue;
     const std::vector<pid_t> tree = sys::ProcessTree(child);
     members.insert(members.end(), tree.begin(), tree.end());

@@ -28,7 +28,13 @@ void ProcessTable::ReapOrphans() {
   for (bool reaped = true; reaped;) {
     reaped = false;
     others_alive = false;
-    for (pid_t child : sys::ListChildren()) {
+    std::vector<pid_t> children;
+    if (auto ec = sys::ListChildren(children)) {
+      // Unknown children may be alive: the backup sweep below tries again.
+      WarnProcUnreadable("our children", ec);
+      others_alive = true;
+    }
+    for (pid_t child : children) {
       if (leaders_.contains(child)) continue;
       if (sys::ReapIfExited(child)) {
         reaped = true;

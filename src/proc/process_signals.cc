@@ -40,15 +40,18 @@ Status ProcessTable::SignalCommand(const Process& p, int sig) {
     if (populated) {
       if (sig == SIGKILL) {
         if (auto ec = cgroups_->Kill(p.id_)) return Status(Code::kInternal, ec.message());
-      } else {
-        cgroups_->Signal(p.id_, sig);
+      } else if (int signalled = 0; auto ec = cgroups_->Signal(p.id_, sig, signalled)) {
+        if (ec != std::errc::no_such_file_or_directory) {
+          return Status(Code::kInternal, "cannot list the command's cgroup: " + ec.message());
+        }
       }
     }
     if (!populated && p.done_) return Status(Code::kFailedPrecondition, "not running");
     return Status::Ok();
   }
   // Until Finish the shell is unreaped (alive, or a zombie we hold on to), which pins its pgid.
-  const bool group_alive = !p.done_ || GroupHasLeftovers(p.pid_);
+  // Unknown leftovers are not signalled: only children we hold pin the group id.
+  const bool group_alive = !p.done_ || GroupHasLeftovers(p.pid_).value_or(false);
   if (group_alive) {
     if (auto ec = sys::SignalGroup(p.pid_, sig)) return Status(Code::kInternal, ec.message());
   }
@@ -63,7 +66,9 @@ int ProcessTable::SignalEscapees(const std::string& id, pid_t pgid, int sig) {
   int signalled = 0;
   // Every process of a command descends from us: its ancestors up to the shell, or us, the
   // subreaper its orphans are handed to. So only our descendants are read, never the machine.
-  sys::ForEachWithEnvironment(sys::ListDescendants(), kProcessIdVariable,
+  std::vector<pid_t> descendants;
+  if (auto ec = sys::ListDescendants(descendants)) WarnProcUnreadable("our descendants", ec);
+  sys::ForEachWithEnvironment(descendants, kProcessIdVariable,
                               [&](pid_t pid, int pidfd, std::string_view value) {
                                 // Members of the group got the group's signal already.
                                 if (value != id || sys::ProcessGroupOf(pid) == pgid) return;
@@ -72,13 +77,27 @@ int ProcessTable::SignalEscapees(const std::string& id, pid_t pgid, int sig) {
   return signalled;
 }
 
-bool ProcessTable::GroupHasLeftovers(pid_t pgid) const {
+std::optional<bool> ProcessTable::GroupHasLeftovers(pid_t pgid) {
   // Only our own unreaped children count: nobody else can reap them between this check and
   // the kill, so the pgid they pin cannot be reused by a stranger.
-  for (pid_t child : sys::ListChildren()) {
+  std::vector<pid_t> children;
+  const std::error_code ec = sys::ListChildren(children);
+  for (pid_t child : children) {
     if (!leaders_.contains(child) && sys::ProcessGroupOf(child) == pgid) return true;
   }
+  if (ec) {
+    WarnProcUnreadable("our children", ec);
+    return std::nullopt;
+  }
   return false;
+}
+
+void ProcessTable::WarnProcUnreadable(std::string_view what, const std::error_code& ec) const {
+  if (proc_warned_) return;
+  proc_warned_ = true;
+  base::LogWarning("cannot list " + std::string(what) + " in /proc (" + ec.message() +
+                   "): processes may be missed; nothing is taken as ended for it "
+                   "(logged once)");
 }
 
 void ProcessTable::SignalEverything(int sig) {
@@ -91,13 +110,16 @@ void ProcessTable::SignalEverything(int sig) {
   }
   // Orphans and leftovers (including setsid daemons) that were handed to us: each is our
   // unreaped child, so signalling it by pid is safe.
-  for (pid_t child : sys::ListChildren()) {
+  std::vector<pid_t> pids;
+  if (auto ec = sys::ListChildren(pids)) WarnProcUnreadable("our children", ec);
+  for (pid_t child : pids) {
     if (!leaders_.contains(child)) sys::SignalChild(child, sig);
   }
   if (cgroups_) return;
   // Without cgroups: what descends from this run's commands but is neither (a setsid daemon
   // whose parent still lives) carries our instance id.
-  sys::ForEachWithEnvironment(sys::ListDescendants(), kInstanceVariable,
+  if (auto ec = sys::ListDescendants(pids)) WarnProcUnreadable("our descendants", ec);
+  sys::ForEachWithEnvironment(pids, kInstanceVariable,
                               [&](pid_t, int pidfd, std::string_view value) {
                                 if (value == instance_) sys::SignalPidfd(pidfd, sig);
                               });
@@ -105,12 +127,23 @@ void ProcessTable::SignalEverything(int sig) {
 
 bool ProcessTable::Settled() {
   ReapOrphans();
-  if (live_ != 0 || !sys::ListChildren().empty()) return false;
+  if (live_ != 0) return false;
+  // Unknown is not settled: the shutdown's deadlines bound the wait.
+  std::vector<pid_t> pids;
+  if (auto ec = sys::ListChildren(pids)) {
+    WarnProcUnreadable("our children", ec);
+    return false;
+  }
+  if (!pids.empty()) return false;
   if (cgroups_) return true;  // live_ counts every command whose cgroup is populated
   bool tagged = false;        // a daemon of ours that is not our child (its parent still lives)
-  sys::ForEachWithEnvironment(
-      sys::ListDescendants(), kInstanceVariable,
-      [&](pid_t, int, std::string_view value) { tagged |= value == instance_; });
+  if (auto ec = sys::ListDescendants(pids)) {
+    WarnProcUnreadable("our descendants", ec);
+    return false;
+  }
+  sys::ForEachWithEnvironment(pids, kInstanceVariable, [&](pid_t, int, std::string_view value) {
+    tagged |= value == instance_;
+  });
   return !tagged;
 }
 

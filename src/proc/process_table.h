@@ -54,7 +54,8 @@ struct TableOptions {
   // The open-file limit commands get (the server raises its own); nullopt: inherit ours.
   std::optional<rlimit> child_nofile;
   // Called once a started process is in the table, and once a process is done (its exit status
-  // and `ended_by` set), on the loop thread.
+  // and `ended_by` set), on the loop thread. Recover() calls on_done for each process it reports
+  // `lost` (not for those that were done already).
   std::function<void(const Process&)> on_start;
   std::function<void(const Process&)> on_done;
   // The journal of every process (DESIGN §7.4), owned by the caller and outliving the table;
@@ -125,10 +126,13 @@ class ProcessTable {
   std::shared_ptr<const Process> Find(std::string_view id) const;
 
   // Restart recovery (DESIGN §7.4; process_journal.cc). Loads the journal: done processes come
-  // back as they were reported (output empty), with their retention running to the same
-  // wall-clock time; what a dead server left running is ended and reported `lost` (exit_code
+  // back as they were reported, their output read from their spools (reopened read-only; a
+  // spool missing or damaged gives empty or partial output, never an error), with their
+  // retention running to the same wall-clock time and their spools counted in
+  // spool_disk_bytes(); what a dead server left running is ended and reported `lost` (exit_code
   // -1), and everything else its dead instances started is ended too; a process not provably
-  // theirs is never signalled. Committed before it returns. REQUIRES: called once, before the
+  // theirs is never signalled. Spool files of no remembered process are removed. Committed
+  // before it returns. REQUIRES: called once, before the
   // first Start. Without a journal, does nothing. Errors: the journal's, when it cannot be read.
   base::Status Recover();
   // The remembered process of `chat_id` (empty: no chat) started with Idempotency-Key `key`.
@@ -271,7 +275,12 @@ class ProcessTable {
   // Signals, among our descendants, those outside `pgid` that carry `id` in
   // kProcessIdVariable; returns how many.
   int SignalEscapees(const std::string& id, pid_t pgid, int sig);
-  bool GroupHasLeftovers(pid_t pgid) const;
+  // Whether some unreaped child of ours is in `pgid`; nullopt when our children cannot be listed
+  // (logged): the caller picks the safe answer (a slot stays taken; no group is signalled).
+  std::optional<bool> GroupHasLeftovers(pid_t pgid);
+  // Logs, once per table, that /proc could not tell what it was asked (sys errors are never
+  // taken for "nothing there").
+  void WarnProcUnreadable(std::string_view what, const std::error_code& ec) const;
   void SignalEverything(int sig);
   bool Settled();
   void StopWatching();  // cancels the table's own waits, so the loop can run dry
@@ -284,9 +293,16 @@ class ProcessTable {
   void JournalStart(const Process& p);
   void JournalDone(const Process& p);
   void JournalForget(const Process& p);
+  // The final output count of a done process whose pipe reached end of file after its done
+  // state was journaled (leftovers wrote meanwhile); committed with the next batch.
+  void JournalOutput(const Process& p);
   // Commits what is queued, and arranges the sync that bounds what a power loss may cost.
   void FlushJournal();
-  void Restore(const store::ProcessRecord& row, std::int64_t now_ms);
+  // Brings a journaled process back, done, its output served from `spool` (null: no spools).
+  void Restore(const store::ProcessRecord& row, const store::Spool* spool, std::int64_t now_ms);
+  // Recovery: removes the spool files of no remembered process (a crash between a spool's
+  // creation and its start's commit, or between a forget's commit and its unlink).
+  void RemoveUnknownSpools();
   // Recovery: ends what the dead instances left, SIGTERM now and SIGKILL after the grace.
   void EndDeadInstances(const std::vector<store::ProcessRecord>& rows);
   void FinishEnding();
@@ -332,6 +348,7 @@ class ProcessTable {
   std::vector<std::string> dead_cgroups_;  // recovery: corral-<dead instance> dirs to remove
   int cgroup_remove_tries_ = 0;
   std::size_t lost_ = 0;
+  mutable bool proc_warned_ = false;  // WarnProcUnreadable logged already
 };
 
 }  // namespace corral::proc

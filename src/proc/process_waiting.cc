@@ -80,7 +80,7 @@ bool ProcessTable::MeasureWaiting(const Process& p) {
   // A closed pipe: its reads return end of file, they never wait.
   if (!terminal && p.input_->fd() < 0) return false;
   if (terminal && base::SteadyClock::now() - p.input_at_ < kTerminalInputSettle) return false;
-  std::vector<pid_t> pids = p.has_cgroup_ ? cgroups_->Procs(p.id_) : sys::ProcessTree(p.pid_);
+  std::vector<pid_t> pids = Members(p);
   if (terminal) {
     // Only the terminal's foreground job can read it (a background one is stopped instead).
     pid_t foreground = 0;

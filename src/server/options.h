@@ -36,6 +36,10 @@ struct ServeOptions {
   // A cgroup pids limit per command; 0: none. Off by default: on cgroup v1 each start then
   // pays two cgroup migrations (milliseconds each, on the loop thread); see docs/security.md.
   int max_tasks_per_command = 0;
+  // Track commands by cgroup v2 where a writable hierarchy exists (DESIGN §7.8); false forces
+  // the fallback (process groups and the CORRAL_INSTANCE/CORRAL_PROCESS_ID cookies), as on a
+  // machine without one. `serve --no-cgroups`, hidden: for tests of the fallback.
+  bool use_cgroups = true;
   // Each command's output spool: its bound (clamped to at least proc::kMinSpoolMaxForRender)
   // and the bound on all spools together (DESIGN §7.1).
   std::uint64_t spool_max = store::kDefaultSpoolMaxBytes;

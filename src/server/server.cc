@@ -651,6 +651,7 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   table_options.max_done = options.max_done;
   table_options.child_nofile = sys::OriginalNofileLimit();  // we raised ours; commands get theirs
   table_options.max_tasks_per_command = options.max_tasks_per_command;
+  table_options.use_cgroups = options.use_cgroups;
   api::Metrics metrics;
   ObserveProcesses(table_options, metrics, options.log_commands);
   // The server that ran last on this state dir, recorded before its first spawn: recovery ends
@@ -680,8 +681,10 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   }
 
   HttpServer* server_ptr = nullptr;
-  api::Router router(
-      table, {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; }, {}}, metrics);
+  api::Router router(table,
+                     {[&server_ptr] { return server_ptr ? server_ptr->connections() : 0; },
+                      [&table] { return table.spool_disk_bytes(); }},
+                     metrics);
   HttpServer server(ioc, router, metrics, options, token, std::move(*browsers));
   server_ptr = &server;
 

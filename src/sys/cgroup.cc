@@ -46,10 +46,10 @@ std::string OwnCgroup(const std::string& proc_cgroup_file) {
   return text.substr(start, text.find('\n', start) - start);
 }
 
-std::vector<pid_t> ReadProcs(const std::string& dir) {
-  std::vector<pid_t> pids;
+std::error_code ReadProcs(const std::string& dir, std::vector<pid_t>& pids) {
+  pids.clear();
   std::string text;
-  if (ReadFile(dir + "/cgroup.procs", text)) return pids;
+  if (auto ec = ReadFile(dir + "/cgroup.procs", text)) return ec;
   const char* p = text.data();
   const char* end = p + text.size();
   while (p < end) {
@@ -59,7 +59,7 @@ std::vector<pid_t> ReadProcs(const std::string& dir) {
     pids.push_back(pid);
     p = next + 1;
   }
-  return pids;
+  return {};
 }
 
 }  // namespace
@@ -123,11 +123,13 @@ std::error_code CgroupTree::Kill(const std::string& name) {
   return WriteFile(PathOf(name) + "/cgroup.kill", "1");
 }
 
-int CgroupTree::Signal(const std::string& name, int sig) {
+std::error_code CgroupTree::Signal(const std::string& name, int sig, int& signalled) {
   const std::string expected = "0::" + RelativePathOf(name) + "\n";
-  int signalled = 0;
+  signalled = 0;
   std::string membership;
-  for (pid_t pid : ReadProcs(PathOf(name))) {
+  std::vector<pid_t> pids;
+  if (auto ec = ReadProcs(PathOf(name), pids)) return ec;
+  for (pid_t pid : pids) {
     base::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (!pidfd) continue;
     // The pidfd pins this process: if it is in the cgroup now, it is the one listed (a new
@@ -137,17 +139,19 @@ int CgroupTree::Signal(const std::string& name, int sig) {
     if (membership.find(expected) == std::string::npos) continue;
     if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0) ++signalled;
   }
-  return signalled;
+  return {};
 }
 
 bool CgroupTree::Populated(const std::string& name) const {
   std::string events;
-  if (ReadFile(PathOf(name) + "/cgroup.events", events)) return false;
+  if (auto ec = ReadFile(PathOf(name) + "/cgroup.events", events)) {
+    return ec != std::errc::no_such_file_or_directory;
+  }
   return events.find("populated 1") != std::string::npos;
 }
 
-std::vector<pid_t> CgroupTree::Procs(const std::string& name) const {
-  return ReadProcs(PathOf(name));
+std::error_code CgroupTree::Procs(const std::string& name, std::vector<pid_t>& out) const {
+  return ReadProcs(PathOf(name), out);
 }
 
 bool CgroupTree::Remove(const std::string& name) { return ::rmdir(PathOf(name).c_str()) == 0; }

@@ -34,12 +34,15 @@ class CgroupTree {
   std::error_code Kill(const std::string& name);
   // Sends `sig` to every process in `name`, each through a pidfd opened before its membership
   // is checked, so a pid reused since cgroup.procs was read is never signalled. Returns how
-  // many were signalled.
-  int Signal(const std::string& name, int sig);
-  // True while some process is in `name` (cgroup.events `populated`).
+  // many were signalled. Errors: those of Procs (nothing was signalled).
+  std::error_code Signal(const std::string& name, int sig, int& signalled);
+  // True while some process is in `name` (cgroup.events `populated`); false once the cgroup is
+  // empty or gone. True as well when cgroup.events cannot be read for another reason: an
+  // unreadable cgroup is never taken for an empty one.
   bool Populated(const std::string& name) const;
-  // The processes in `name` now (cgroup.procs).
-  std::vector<pid_t> Procs(const std::string& name) const;
+  // Sets `out` to the processes in `name` now (cgroup.procs). Errors as the kernel gives them
+  // (ENOENT once the cgroup is gone); `out` is then empty, which does not mean it is.
+  std::error_code Procs(const std::string& name, std::vector<pid_t>& out) const;
   // Removes the cgroup of `name`; false while processes are left in it.
   bool Remove(const std::string& name);
 

@@ -33,10 +33,11 @@ int WaitPidfd(int pidfd, siginfo_t& info, int options) {
   return rc;
 }
 
-// Appends the pids in a whitespace-separated /proc children file.
-void ReadPids(const std::string& path, std::vector<pid_t>& out) {
+// Appends the pids in a whitespace-separated /proc children file. Errors: the file's, ENOENT
+// or ESRCH when its thread is gone (it has no children then).
+std::error_code ReadPids(const std::string& path, std::vector<pid_t>& out) {
   std::string text;
-  (void)ReadFile(path, text);  // unreadable (gone): no pids
+  if (auto ec = ReadFile(path, text)) return ec;
   const char* p = text.data();
   const char* end = p + text.size();
   while (p < end) {
@@ -47,6 +48,11 @@ void ReadPids(const std::string& path, std::vector<pid_t>& out) {
     out.push_back(pid);
     p = next;
   }
+  return {};
+}
+
+bool Gone(const std::error_code& ec) {
+  return ec == std::errc::no_such_file_or_directory || ec == std::errc::no_such_process;
 }
 
 }  // namespace
@@ -91,17 +97,19 @@ bool AnyChildExited() {
   return rc == 0 && info.si_pid != 0;
 }
 
-std::vector<pid_t> ListChildren() {
-  std::vector<pid_t> pids;
+std::error_code ListChildren(std::vector<pid_t>& out) {
+  out.clear();
   // Children are listed per thread; read every task so no thread's children are missed.
   DIR* dir = ::opendir("/proc/self/task");
-  if (dir == nullptr) return pids;
+  if (dir == nullptr) return Errno();
+  std::error_code result;
   while (dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
-    ReadPids(std::string("/proc/self/task/") + entry->d_name + "/children", pids);
+    auto ec = ReadPids(std::string("/proc/self/task/") + entry->d_name + "/children", out);
+    if (ec && !Gone(ec)) result = ec;  // a thread that exited meanwhile had no children
   }
   ::closedir(dir);
-  return pids;
+  return result;
 }
 
 pid_t ProcessGroupOf(pid_t pid) {
@@ -119,19 +127,21 @@ std::error_code SignalChild(pid_t pid, int sig) {
   return ::kill(pid, sig) == 0 ? std::error_code{} : Errno();
 }
 
-std::vector<pid_t> ListDescendants() {
-  std::vector<pid_t> pids = ListChildren();
-  // Breadth first: each process's children are appended as it is visited.
-  for (std::size_t i = 0; i < pids.size(); ++i) {
-    const std::string task_dir = "/proc/" + std::to_string(pids[i]) + "/task";
+std::error_code ListDescendants(std::vector<pid_t>& out) {
+  const std::error_code result = ListChildren(out);
+  // Breadth first: each process's children are appended as it is visited. Below our children a
+  // read that fails means the process is gone (or no longer ours to read): it is skipped.
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::string task_dir = "/proc/" + std::to_string(out[i]) + "/task";
     DIR* dir = ::opendir(task_dir.c_str());
     if (dir == nullptr) continue;  // gone meanwhile
     while (dirent* entry = ::readdir(dir)) {
-      if (entry->d_name[0] != '.') ReadPids(task_dir + "/" + entry->d_name + "/children", pids);
+      if (entry->d_name[0] != '.')
+        (void)ReadPids(task_dir + "/" + entry->d_name + "/children", out);
     }
     ::closedir(dir);
   }
-  return pids;
+  return result;
 }
 
 void ForEachWithEnvironment(

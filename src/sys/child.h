@@ -34,9 +34,11 @@ bool ReapIfExited(pid_t pid);
 // Cheap: one waitid(P_ALL, WNOWAIT) that reaps nothing.
 bool AnyChildExited();
 
-// The pids of our direct children (including those the subreaper setting handed us), zombies
-// included. Empty if /proc cannot be read.
-std::vector<pid_t> ListChildren();
+// Sets `out` to the pids of our direct children (including those the subreaper setting handed
+// us), zombies included. Errors as the kernel gives them when /proc/self/task or a children file
+// of a live thread cannot be read: then `out` may miss children, and an empty `out` does not
+// mean there are none.
+std::error_code ListChildren(std::vector<pid_t>& out);
 
 // The process group of `pid`, or -1 if it is gone.
 pid_t ProcessGroupOf(pid_t pid);
@@ -48,8 +50,10 @@ std::error_code SignalGroup(pid_t pgid, int sig);
 // kill(pid, sig). REQUIRES: pid is our unreaped child.
 std::error_code SignalChild(pid_t pid, int sig);
 
-// Our descendants: our children, theirs, and so on (from /proc/PID/task/*/children).
-std::vector<pid_t> ListDescendants();
+// Sets `out` to our descendants: our children, theirs, and so on (from
+// /proc/PID/task/*/children). A descendant that exits meanwhile is simply missing. Errors: those
+// of ListChildren (then `out` holds what could be found).
+std::error_code ListDescendants(std::vector<pid_t>& out);
 
 // Calls found(pid, pidfd, value) for every process of `candidates` whose environment has
 // KEY=value. The pidfd is opened before the environment is read, so signalling through it

@@ -15,13 +15,23 @@ std::error_code Errno() { return {errno, std::system_category()}; }
 std::error_code ReadFile(const std::string& path, std::string& out) {
   base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Errno();
-  char buf[4096];
+  return ReadToEnd(fd.get(), out);
+}
+
+std::error_code ReadToEnd(int fd, std::string& out) {
+  const std::size_t start = out.size();
+  if (out.capacity() - start < 4096) out.reserve(start + 4096);
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno();
+    const std::size_t used = out.size();
+    if (out.capacity() - used < 1024) out.reserve(out.capacity() * 2);
+    out.resize(out.capacity());
+    const ssize_t n =
+        ::pread(fd, out.data() + used, out.size() - used, static_cast<off_t>(used - start));
+    const std::error_code ec = n < 0 ? Errno() : std::error_code();
+    out.resize(used + static_cast<std::size_t>(n > 0 ? n : 0));
+    if (ec == std::errc::interrupted) continue;
+    if (ec) return ec;
     if (n == 0) return {};
-    out.append(buf, static_cast<std::size_t>(n));
   }
 }
 

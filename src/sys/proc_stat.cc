@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "base/unique_fd.h"
+#include "sys/proc_files.h"
 
 namespace corral::sys {
 namespace {
@@ -49,27 +50,12 @@ std::vector<pid_t> ParsePids(std::string_view text) {
 bool ReadProcFile(const char* path, std::string& out) {
   out.clear();
   base::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  return fd && RereadProcFile(fd.get(), out);
+  return fd && !ReadToEnd(fd.get(), out);
 }
 
 bool RereadProcFile(int fd, std::string& out) {
   out.clear();
-  if (out.capacity() < 4096) out.reserve(4096);
-  for (;;) {
-    // Read straight into the string's spare room, growing it when full. pread from the start:
-    // /proc files are generated anew when read from offset 0.
-    const std::size_t used = out.size();
-    if (out.capacity() - used < 1024) out.reserve(out.capacity() * 2);
-    out.resize(out.capacity());
-    ssize_t n = ::pread(fd, out.data() + used, out.size() - used, static_cast<off_t>(used));
-    if (n < 0 && errno == EINTR) {
-      out.resize(used);
-      continue;
-    }
-    out.resize(used + static_cast<std::size_t>(n > 0 ? n : 0));
-    if (n < 0) return false;
-    if (n == 0) return true;
-  }
+  return !ReadToEnd(fd, out);
 }
 
 std::optional<ProcStat> ParseProcStat(std::string_view text) {
@@ -176,18 +162,20 @@ std::vector<pid_t> GroupMembers(std::span<const pid_t> pids, pid_t pgid) {
   return members;
 }
 
-std::vector<pid_t> ListAllProcesses() {
-  std::vector<pid_t> pids;
+std::error_code ListAllProcesses(std::vector<pid_t>& out) {
+  out.clear();
   DIR* dir = ::opendir("/proc");
-  if (dir == nullptr) return pids;
+  if (dir == nullptr) return {errno, std::system_category()};
+  errno = 0;
   while (dirent* entry = ::readdir(dir)) {
     pid_t pid = 0;
     const std::string_view name = entry->d_name;
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (ec == std::errc{} && end == name.data() + name.size() && pid > 0) pids.push_back(pid);
+    if (ec == std::errc{} && end == name.data() + name.size() && pid > 0) out.push_back(pid);
   }
+  const std::error_code result(errno, std::system_category());  // readdir's, if it failed
   ::closedir(dir);
-  return pids;
+  return result;
 }
 
 base::UniqueFd OpenPidfd(pid_t pid) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -14,7 +15,7 @@
 namespace corral::sys {
 
 // Reads a whole /proc file into `out` (replacing its contents; its capacity is reused, so a
-// caller that keeps one string allocates once). /proc files report size 0: this reads to EOF.
+// caller that keeps one string allocates once): sys::ReadToEnd into an emptied string.
 // Returns false if the file cannot be opened or read: ENOENT or ESRCH once the process is gone,
 // EACCES without ptrace access to it.
 bool ReadProcFile(const char* path, std::string& out);
@@ -65,9 +66,10 @@ std::vector<pid_t> ProcessTree(pid_t root);
 // sys/pty.h ForegroundGroup) are the candidates for WaitingForInput.
 std::vector<pid_t> GroupMembers(std::span<const pid_t> pids, pid_t pgid);
 
-// Every process on the machine now (the numeric entries of /proc). Empty if /proc cannot be
-// read. For the one-time recovery scan only: ordinary work looks at our descendants.
-std::vector<pid_t> ListAllProcesses();
+// Sets `out` to every process on the machine now (the numeric entries of /proc). For the
+// one-time recovery scan only: ordinary work looks at our descendants. Errors as the kernel
+// gives them when /proc cannot be listed (then `out` is empty or partial).
+std::error_code ListAllProcesses(std::vector<pid_t>& out);
 
 // pidfd_open(pid): a descriptor that names this one process (never a later one with its pid),
 // close-on-exec. Empty when the process is gone or the kernel refuses.

@@ -262,6 +262,29 @@ TEST(Spool, OutputOfADoneProcessRendersFromTheSpoolAndTheCleanViewToo) {
   EXPECT_EQ(Data(Read(server, id, "view=clean")), "ared\nx 100%\n");
 }
 
+TEST(Spool, AStreamOfAProcessFromBeforeARestartSendsItsOutputThenItsExit) {
+  const std::string state = TempDir() + "/state";
+  constexpr std::size_t kBytes = 200000;
+  const Server::Options options{.args = {"--state-dir", state}};
+  std::string id;
+  {
+    Server server(options);
+    id = server.Start(kHelper + " print " + std::to_string(kBytes) + "; exit 5");
+    server.WaitOutput(id);
+    server.Crash();
+  }
+  Server server(options);
+  auto events = Events(StreamBody(server, id, "1000"));
+  std::string all;
+  for (const auto& e : events) {
+    if (e.name == "output") all += std::string(json::parse(e.data).at("data").as_string());
+  }
+  EXPECT_TRUE(all == Pattern(kBytes - 1000, 1000));
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().name, "exit");
+  EXPECT_EQ(json::parse(events.back().data).at("exit_code").to_number<int>(), 5);
+}
+
 // A spool on a file system that is full: the command runs on, `output` (head+tail from memory)
 // and the exit status are right, and the answers say the spool failed.
 TEST(SpoolFault, ADiskFullSpoolLosesNeitherTheOutputViewNorTheExitStatus) {
