@@ -98,6 +98,10 @@ std::string_view TemplateOf(Route::Kind kind) {
       return "/api/v0/processes/{id}/output";
     case Kind::kSignal:
       return "/api/v0/processes/{id}/signal";
+    case Kind::kInput:
+      return "/api/v0/processes/{id}/input";
+    case Kind::kResize:
+      return "/api/v0/processes/{id}/resize";
     case Kind::kRead:
       return "/api/v0/processes/{id}/read";
     case Kind::kStream:
@@ -168,6 +172,8 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   route.id = std::string(rest.substr(0, slash));
   const std::string_view action = rest.substr(slash + 1);
   if (action == "signal") return only(post, Kind::kSignal, "POST");
+  if (action == "input") return only(post, Kind::kInput, "POST");
+  if (action == "resize") return only(post, Kind::kResize, "POST");
   if (action == "read" || action == "stream") {
     const Kind kind = action == "read" ? Kind::kRead : Kind::kStream;
     if (!get) return only(false, kind, "GET");

@@ -26,6 +26,8 @@ struct Route {
     kList,
     kOutput,
     kSignal,
+    kInput,   // POST /{id}/input
+    kResize,  // POST /{id}/resize
     kRead,    // GET /{id}/read
     kStream,  // GET /{id}/stream
     kHealth,
@@ -42,7 +44,7 @@ struct Route {
   // The route's template, as metrics and logs name it ("/api/v0/processes/{id}/output"); set
   // for every matched path, whatever the method or query; empty when no route matched.
   std::string_view name;
-  std::string id;     // kOutput, kSignal, kRead, kStream: the path's id, percent-decoded
+  std::string id;     // kOutput, kSignal, kInput, kResize, kRead, kStream: the path's id, decoded
   bool wait = false;  // kOutput: ?wait=true
   std::chrono::milliseconds timeout = kMaxWait;   // kOutput, kRead: ?timeout_ms, capped at kMaxWait
   bool clean = false;                             // kOutput, kRead: ?view=clean (else raw)

@@ -87,6 +87,11 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
   r.workdir = spec.workdir.value_or("");
   for (const auto& [key, value] : spec.env) r.env[key] = value;
   r.background = spec.background;
+  r.stdin_mode = proc::StdinName(spec.stdin_mode);
+  if (spec.stdin_mode == sys::StdinMode::kTty) {
+    r.tty_rows = spec.tty_size.rows;
+    r.tty_cols = spec.tty_size.cols;
+  }
   return r;
 }
 
@@ -125,6 +130,10 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
       co_return Stream(route, chat, request.last_event_id);
     case Kind::kSignal:
       co_return Signal(route.id, chat, request.body);
+    case Kind::kInput:
+      co_return Input(route.id, chat, request.body);
+    case Kind::kResize:
+      co_return Resize(route.id, chat, request.body);
     case Kind::kHealth:
       co_return Health();
     case Kind::kMetrics:
@@ -307,6 +316,40 @@ Response Router::Signal(std::string_view id, const std::string& chat, std::strin
   if (!s.ok()) return Error(500, "Failed to send signal.", s.message());
   return Json(
       200, EncodeMessage("Signal \"" + name + "\" sent to process \"" + std::string(id) + "\"."));
+}
+
+Response Router::Input(std::string_view id, const std::string& chat, std::string_view body) {
+  auto p = table_.Find(id);
+  if (!p || !Visible(*p, chat)) return NotFound(id);
+  auto decoded = DecodeInput(body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  const auto& input = std::get<InputRequest>(decoded);
+  // Not running wins over everything else about its stdin (DESIGN §7.3).
+  if (!p->running()) return Error(409, "Process \"" + std::string(id) + "\" is not running.");
+  base::Status s = table_.WriteInput(*p, input.data, input.close);
+  if (s.code() == base::Code::kResourceExhausted)
+    return Error(503, "Input queue full.", s.message());
+  if (!s.ok()) {
+    return Error(409, "Process \"" + std::string(id) + "\" has no open stdin.",
+                 p->stdin_mode() == sys::StdinMode::kNull ? "it was started with stdin \"null\""
+                                                          : s.message());
+  }
+  return Json(200, EncodeWritten(input.data.size()));
+}
+
+Response Router::Resize(std::string_view id, const std::string& chat, std::string_view body) {
+  auto p = table_.Find(id);
+  if (!p || !Visible(*p, chat)) return NotFound(id);
+  auto decoded = DecodeResize(body);
+  if (auto* e = std::get_if<ApiError>(&decoded)) return Error(*e);
+  const auto size = std::get<sys::WindowSize>(decoded);
+  if (!p->running()) return Error(409, "Process \"" + std::string(id) + "\" is not running.");
+  base::Status s = table_.Resize(*p, size);
+  if (s.code() == base::Code::kFailedPrecondition) {
+    return Error(409, "Process \"" + std::string(id) + "\" has no terminal.");
+  }
+  if (!s.ok()) return Error(500, "Failed to resize the terminal.", s.message());
+  return Json(200, EncodeSize(size));
 }
 
 Response Router::Health() {

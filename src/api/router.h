@@ -77,6 +77,9 @@ class Router {
                                         ClientGone client_gone);
   Response Stream(const Route& route, const std::string& chat, std::string_view last_event_id);
   Response Signal(std::string_view id, const std::string& chat, std::string_view body);
+  // Talking to a running command (DESIGN §7.3).
+  Response Input(std::string_view id, const std::string& chat, std::string_view body);
+  Response Resize(std::string_view id, const std::string& chat, std::string_view body);
   Response Health();
   Response RenderMetrics();
 

@@ -55,7 +55,76 @@ void PutExit(json::object& o, const proc::Process& p) {
   if (auto ended_by = p.ended_by()) o["ended_by"] = proc::EndedByName(*ended_by);
 }
 
+// `stdin` and `tty` of a start (DESIGN §7.3).
+std::optional<ApiError> DecodeInteraction(const json::object& o, proc::StartSpec& spec) {
+  std::string stdin_mode;
+  if (auto e = ReadString(o, "stdin", stdin_mode)) return e;
+  if (stdin_mode == "pipe") {
+    spec.stdin_mode = sys::StdinMode::kPipe;
+  } else if (!stdin_mode.empty() && stdin_mode != "null") {
+    return ApiError{400, "Invalid stdin.", "use \"null\" or \"pipe\" (or \"tty\": true)"};
+  }
+  const json::value* tty = o.if_contains("tty");
+  if (!tty || tty->is_null() || (tty->is_bool() && !tty->get_bool())) return std::nullopt;
+  if (!tty->is_bool()) {
+    auto size = DecodeTerminalSize(*tty);
+    if (auto* e = std::get_if<ApiError>(&size)) return std::move(*e);
+    spec.tty_size = std::get<sys::WindowSize>(size);
+  }
+  if (spec.stdin_mode == sys::StdinMode::kPipe) {
+    return ApiError{400, "Invalid stdin.",
+                    "a command on a terminal reads the terminal: leave stdin out with tty"};
+  }
+  spec.stdin_mode = sys::StdinMode::kTty;
+  return std::nullopt;
+}
+
+void PutInteraction(json::object& o, const proc::Process& p) {
+  if (auto mode = p.stdin_mode()) o["stdin"] = proc::StdinName(*mode);
+  if (auto waiting = p.waiting_for_input()) o["waiting_for_input"] = *waiting;
+}
+
 }  // namespace
+
+std::variant<sys::WindowSize, ApiError> DecodeTerminalSize(const json::value& v) {
+  const std::string limits =
+      "rows and cols are whole numbers from 1 to " + std::to_string(kMaxTerminalCells);
+  if (!v.is_object()) return ApiError{400, "Invalid tty.", limits};
+  sys::WindowSize size;
+  for (auto [key, out] : {std::pair{"rows", &size.rows}, std::pair{"cols", &size.cols}}) {
+    const json::value* n = v.get_object().if_contains(key);
+    // JSON integers that fit are int64; anything else (a fraction, a string, 2^63) is invalid.
+    if (!n || !n->is_int64() || n->get_int64() < 1 || n->get_int64() > kMaxTerminalCells) {
+      return ApiError{400, "Invalid tty.", limits};
+    }
+    *out = static_cast<unsigned short>(n->get_int64());
+  }
+  return size;
+}
+
+std::variant<InputRequest, ApiError> DecodeInput(std::string_view body) {
+  auto parsed = ParseObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
+  const auto& o = std::get<json::object>(parsed);
+  InputRequest input;
+  if (auto e = ReadString(o, "data", input.data)) return std::move(*e);
+  if (const json::value* v = o.if_contains("close"); v && !v->is_null()) {
+    if (!v->is_bool()) return WrongType("close", "a boolean");
+    input.close = v->get_bool();
+  }
+  return input;
+}
+
+std::variant<sys::WindowSize, ApiError> DecodeResize(std::string_view body) {
+  auto parsed = ParseObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return std::move(*e);
+  auto size = DecodeTerminalSize(std::get<json::object>(parsed));
+  if (auto* e = std::get_if<ApiError>(&size)) {
+    e->message = "Invalid size.";
+    return std::move(*e);
+  }
+  return size;
+}
 
 std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
   auto parsed = ParseObject(body);
@@ -92,6 +161,7 @@ std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
       spec.env.emplace_back(std::string(key), std::move(text));
     }
   }
+  if (auto e = DecodeInteraction(o, spec)) return std::move(*e);
   if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
   if (spec.command.size() + 1 > kMaxArgumentBytes) {
     return ApiError{400, "Command is too long.", ArgumentLimit()};
@@ -144,6 +214,7 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
     o["background"] = p->background();
     o["running"] = p->running();
     PutExit(o, *p);
+    PutInteraction(o, *p);
     o["started_at_unix"] = p->started_at_unix();
     if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
     list.push_back(std::move(o));
@@ -167,6 +238,7 @@ std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rend
   }
   o["running"] = process.running();
   PutExit(o, process);
+  PutInteraction(o, process);
   o["command"] = process.command();
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
@@ -181,6 +253,7 @@ std::string EncodeRead(const proc::Process& process, const proc::OutputRead& rea
   o["eof"] = read.eof;
   o["running"] = process.running();
   PutExit(o, process);
+  PutInteraction(o, process);
   if (read.gap) {
     json::object gap;
     gap["from"] = read.gap->from;
@@ -188,6 +261,19 @@ std::string EncodeRead(const proc::Process& process, const proc::OutputRead& rea
     o["gap"] = std::move(gap);
   }
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
+  return json::serialize(o);
+}
+
+std::string EncodeWritten(std::size_t bytes) {
+  json::object o;
+  o["written"] = bytes;
+  return json::serialize(o);
+}
+
+std::string EncodeSize(sys::WindowSize size) {
+  json::object o;
+  o["rows"] = size.rows;
+  o["cols"] = size.cols;
   return json::serialize(o);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -9,6 +10,7 @@
 #include "proc/process.h"
 #include "proc/process_table.h"
 #include "proc/spool_text.h"
+#include "sys/pty.h"
 
 namespace corral::api {
 
@@ -26,6 +28,23 @@ struct ApiError {
 std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body);
 // POST /{id}/signal: the "signal" field, empty when absent or null.
 std::variant<std::string, ApiError> DecodeSignal(std::string_view body);
+
+// Talking to a running command (DESIGN §7.3).
+// A terminal is at most this many rows and columns: programs size their screens by it.
+inline constexpr int kMaxTerminalCells = 1000;
+// POST /{id}/input.
+struct InputRequest {
+  std::string data;
+  bool close = false;
+};
+std::variant<InputRequest, ApiError> DecodeInput(std::string_view body);
+// POST /{id}/resize: {"rows", "cols"}; 400 "Invalid size." unless both are 1 to kMaxTerminalCells.
+std::variant<sys::WindowSize, ApiError> DecodeResize(std::string_view body);
+// {"written": n}, and a terminal's {"rows", "cols"}.
+std::string EncodeWritten(std::size_t bytes);
+std::string EncodeSize(sys::WindowSize size);
+// A start's `tty` object, or a resize's body: 400 "Invalid tty." as for DecodeResize.
+std::variant<sys::WindowSize, ApiError> DecodeTerminalSize(const boost::json::value& v);
 
 std::string EncodeError(std::string_view message, std::string_view detail);
 std::string EncodeMessage(std::string_view message);

@@ -22,6 +22,18 @@ std::string_view EndedByName(EndedBy e) {
   return "exit";
 }
 
+std::string_view StdinName(sys::StdinMode mode) {
+  switch (mode) {
+    case sys::StdinMode::kNull:
+      return "null";
+    case sys::StdinMode::kPipe:
+      return "pipe";
+    case sys::StdinMode::kTty:
+      return "tty";
+  }
+  return "null";
+}
+
 std::optional<EndedBy> Process::ended_by() const {
   if (!done_) return std::nullopt;
   if (requested_end_) return requested_end_;

@@ -13,9 +13,12 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "proc/output_buffer.h"
+#include "proc/process_input.h"
 #include "proc/spool_text.h"
 #include "store/spool.h"
 #include "sys/child.h"
+#include "sys/input_wait.h"
+#include "sys/spawn.h"
 
 namespace corral::proc {
 
@@ -30,6 +33,9 @@ enum class EndedBy {
 };
 std::string_view EndedByName(EndedBy e);
 
+// What the command's stdin is, as answers name it: "null", "pipe", "tty".
+std::string_view StdinName(sys::StdinMode mode);
+
 // One command started by the server. The ProcessTable owns it and is the only writer; readers
 // (the api layer) see it through const accessors on the loop thread.
 class Process {
@@ -41,7 +47,8 @@ class Process {
         pipe_(ex),
         grace_(ex),
         done_event_(ex),
-        output_event_(ex) {}
+        output_event_(ex),
+        state_event_(ex) {}
 
   const std::string& id() const { return id_; }
   const std::string& chat_id() const { return chat_id_; }  // empty: started without a chat
@@ -83,6 +90,16 @@ class Process {
   // `output` (§3), or with View::kClean its clean view: from the live buffer, or read back from
   // the spool once the table dropped it (empty when the file is gone or damaged since).
   base::Result<RenderedOutput> RenderOutput(View view) const;
+
+  // Talking to the command (DESIGN §7.3; process_waiting.cc). Where its stdin comes from; nullopt
+  // when not known (restored from the journal, which does not keep it).
+  std::optional<sys::StdinMode> stdin_mode() const { return stdin_mode_; }
+  // Whether it blocks reading its stdin pipe or terminal, as last measured
+  // (ProcessTable::RefreshWaiting); nullopt where it does not apply: done, or stdin "null".
+  std::optional<bool> waiting_for_input() const {
+    if (done_ || !input_identity_) return std::nullopt;
+    return waiting_;
+  }
 
  private:
   friend class ProcessTable;
@@ -129,6 +146,20 @@ class Process {
   std::string spool_error_;             // why the spool could not be made, or failed
   std::uint64_t spool_disk_bytes_ = 0;  // what the closed spool takes on disk
   bool buffer_in_spool_ = false;        // output_ was dropped: the spool holds what it held
+
+  // Talking to the command (process_waiting.cc).
+  std::optional<sys::StdinMode> stdin_mode_;
+  // The writer of its stdin pipe or terminal master (also the terminal for its ioctls); null
+  // with stdin "null", released once done.
+  std::shared_ptr<ProcessInput> input_;
+  // What a read of its input blocks on (the pipe, or the terminal's slave); unset for "null".
+  std::optional<sys::FileIdentity> input_identity_;
+  bool waiting_ = false;  // waiting_for_input, as last measured at waiting_at_
+  base::SteadyClock::time_point waiting_at_{};
+  base::SteadyClock::time_point input_at_{};  // the last input written to a terminal
+  int input_watchers_ = 0;                    // pending WaitInputState calls
+  // Never expires; cancelled when waiting_for_input changes and when the process is done.
+  boost::asio::steady_timer state_event_;
 };
 
 }  // namespace corral::proc

@@ -59,15 +59,20 @@ void ProcessTable::WatchOutput(ProcessPtr p) {
                           WatchOutput(p);
                           return;
                         }
-                        p->pipe_.close(ec);
-                        SettleOutput(*p);
-                        if (p->done_) {
-                          CheckLingering(p);
-                        } else if (p->exit_) {
-                          p->grace_.cancel();
-                          Finish(p);
-                        }
+                        OutputEnded(p);
                       });
+}
+
+void ProcessTable::OutputEnded(const ProcessPtr& p) {
+  boost::system::error_code ignored;
+  p->pipe_.close(ignored);
+  SettleOutput(*p);
+  if (p->done_) {
+    CheckLingering(p);
+  } else if (p->exit_) {
+    p->grace_.cancel();
+    Finish(p);
+  }
 }
 
 bool ProcessTable::DrainPipe(Process& p) {
@@ -139,6 +144,7 @@ void ProcessTable::Finish(const ProcessPtr& p) {
   p->pidfd_.close(ignored);
   p->grace_.cancel();
   p->done_event_.cancel();
+  ReleaseInput(*p);
   SettleOutput(*p);
   p->lingering_ = true;
   CheckLingering(p);

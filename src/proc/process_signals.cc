@@ -153,6 +153,7 @@ void ProcessTable::StopWatching() {
   trim_timer_.cancel();
   sync_timer_.cancel();
   ending_timer_.cancel();
+  input_poll_timer_.cancel();
 }
 
 }  // namespace corral::proc

@@ -49,6 +49,7 @@ ProcessTable::ProcessTable(asio::any_io_executor ex, TableOptions options)
       forget_timer_(ex),
       trim_timer_(ex),
       scratch_(std::make_unique<char[]>(kReadChunk)),
+      input_poll_timer_(ex),
       sync_timer_(ex),
       ending_timer_(ex) {
   if (auto ec = sys::BecomeChildSubreaper()) {
@@ -162,6 +163,14 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   std::string id = NewId();
   sys::SpawnSpec spawn{spec.command, *workdir, BuildEnv(spec, id)};
   spawn.nofile = options_.child_nofile;
+  spawn.stdin_mode = spec.stdin_mode;
+  TerminalEnds terminal;
+  if (spec.stdin_mode == sys::StdinMode::kTty) {
+    if (auto ec = OpenTerminal(spec.tty_size, terminal)) {
+      return Status(Code::kInternal, "open a terminal: " + ec.message());
+    }
+    spawn.tty_slave = terminal.pty.slave.get();
+  }
   sys::SpawnedChild child;
   if (auto ec = SpawnCommand(spawn, id, child)) {
     return Status(Code::kInternal, "spawn /bin/sh: " + ec.message());
@@ -177,6 +186,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->has_cgroup_ = cgroups_ != nullptr;
   p->idempotency_key_ = spec.idempotency_key;
   p->request_digest_ = spec.request_digest;
+  AdoptInput(*p, spec.stdin_mode, child, terminal);
   // Our unreaped child: its pid cannot have been reused yet.
   p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);
   boost::system::error_code ec;

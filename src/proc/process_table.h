@@ -24,6 +24,7 @@
 #include "store/journal.h"
 #include "sys/cgroup.h"
 #include "sys/pids_limit.h"
+#include "sys/pty.h"
 #include "sys/spawn.h"
 
 namespace corral::proc {
@@ -78,6 +79,10 @@ struct StartSpec {
   // decoded request; empty without a key. The caller looks the key up first (FindByKey).
   std::string idempotency_key;
   std::string request_digest;
+  // Talking to the command (DESIGN §7.3): where its stdin comes from; with kTty it runs on a
+  // terminal of `tty_size` (its stdin, stdout, stderr and controlling terminal).
+  sys::StdinMode stdin_mode = sys::StdinMode::kNull;
+  sys::WindowSize tty_size;
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -142,6 +147,24 @@ class ProcessTable {
   // Counts a held request (a stream) among waiters() for as long as the result lives.
   std::shared_ptr<void> HoldWaiter();
 
+  // Talking to a running command (DESIGN §7.3; process_waiting.cc).
+  // Writes to its stdin (ProcessInput::Write: all or nothing, never blocking). Errors:
+  // kFailedPrecondition without an open stdin (stdin "null", closed, its reader gone, or done),
+  // kResourceExhausted when the input waiting for it would pass kMaxQueuedInputBytes.
+  base::Status WriteInput(const Process& process, std::string_view data, bool close);
+  // Sets the size of its terminal (the foreground job gets SIGWINCH). Errors:
+  // kFailedPrecondition without a terminal or once done; kInternal when the OS refuses.
+  base::Status Resize(const Process& process, sys::WindowSize size);
+  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (so that a
+  // `list` of many commands measures each at most once per loop turn); a change wakes
+  // WaitInputState. A change to true first takes in the output the command wrote before it
+  // blocked, so an answer that says it waits shows its prompt.
+  std::optional<bool> RefreshWaiting(const Process& process);
+  // Completes when waiting_for_input of the process changes, or it is done (at once if it is).
+  // While any such wait exists for a process, its state is measured every kInputPoll; nothing
+  // is measured when nobody waits. Not counted as a waiter. Cancellable.
+  boost::asio::awaitable<void> WaitInputState(std::shared_ptr<const Process> process);
+
   // Refuses new starts, SIGTERMs every command and every orphan, SIGKILLs what remains after
   // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
@@ -181,6 +204,8 @@ class ProcessTable {
   // The done state machine (process_lifecycle.cc).
   void WatchExit(ProcessPtr p);
   void WatchOutput(ProcessPtr p);
+  // The output source hit end of file (or failed): closes it, and finishes p if its shell exited.
+  void OutputEnded(const ProcessPtr& p);
   void OnExit(const ProcessPtr& p);
   // Reads what the pipe holds now; returns false once it hit end of file or an error.
   bool DrainPipe(Process& p);
@@ -200,6 +225,16 @@ class ProcessTable {
   void EnforceSpoolTotal();
   void CreateSpool(Process& p);
   void ReleaseMemorySoon();
+
+  // Talking to commands (process_waiting.cc).
+  // Hands the command's input ends to `p`: the pipe's writer, or the terminal's (whose master
+  // becomes child.output, the output source).
+  void AdoptInput(Process& p, sys::StdinMode mode, sys::SpawnedChild& child,
+                  TerminalEnds& terminal);
+  bool MeasureWaiting(const Process& p);
+  void UpdateWaiting(const ProcessPtr& p);
+  void PollInputState();
+  void ReleaseInput(Process& p);  // done: no more input, no more measures
 
   // Signals (process_signals.cc).
   // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.
@@ -249,6 +284,10 @@ class ProcessTable {
   std::unique_ptr<sys::CgroupTree> cgroups_;  // null: no cgroup v2 tracking here
   std::unique_ptr<sys::PidsLimit> pids_limit_;  // the v1 pids limit, where v2 has no controller
   int task_limit_ = 0;
+  // Processes whose waiting_for_input someone waits on (WaitInputState), and the poll of them.
+  std::unordered_set<ProcessPtr> input_watched_;
+  boost::asio::steady_timer input_poll_timer_;
+  bool input_polling_ = false;  // a poll is pending
 
   // The journal (process_journal.cc).
   std::map<std::pair<std::string, std::string>, std::string> keys_;  // (chat, key) -> id
