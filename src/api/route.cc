@@ -78,8 +78,10 @@ Route ParseCursorQuery(Route route, const boost::urls::params_view& params) {
       route.read_wait = Wait::kExit;
     } else if (v == "idle") {
       route.read_wait = Wait::kIdle;
+    } else if (v == "listening") {
+      route.read_wait = Wait::kListening;
     } else {
-      return BadQuery(std::move(route), "wait", "use output, exit or idle");
+      return BadQuery(std::move(route), "wait", "use output, exit, idle or listening");
     }
   }
   if (!ParseView(params, route.clean))

@@ -39,7 +39,13 @@ struct Route {
     kBadTarget,         // the target is not a valid origin-form URL
     kBadQuery,          // a query parameter has a bad value: `param` names it, `error` says why
   };
-  enum class Wait { kNone, kOutput, kExit, kIdle };
+  enum class Wait {
+    kNone,
+    kOutput,
+    kExit,
+    kIdle,
+    kListening,  // until the command listens on a TCP port (DESIGN §7.3)
+  };
   Kind kind = Kind::kNotFound;
   // The route's template, as metrics and logs name it ("/api/v0/processes/{id}/output"); set
   // for every matched path, whatever the method or query; empty when no route matched.
@@ -51,7 +57,7 @@ struct Route {
   std::size_t list_limit = kDefaultListLimit;     // kList: ?limit, capped at kMaxListLimit
   std::uint64_t offset = 0;                       // kRead, kStream: ?offset
   std::size_t limit = kDefaultReadLimit;          // kRead: ?limit, not clamped here
-  Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle
+  Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle|listening
   std::chrono::milliseconds idle = kDefaultIdle;  // kRead: ?idle_ms
   std::string param;                              // kBadQuery: the parameter's name
   std::string allow;                              // kMethodNotAllowed

@@ -92,7 +92,33 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
     r.tty_rows = spec.tty_size.rows;
     r.tty_cols = spec.tty_size.cols;
   }
+  r.timeout_ms = spec.timeout.count();
   return r;
+}
+
+// How often `read?wait=listening` looks for a listening port.
+constexpr std::chrono::milliseconds kListeningPoll{50};
+
+// The listening ports of each of `processes`, from one scan.
+std::vector<ListeningPorts> PortsOf(const proc::ProcessTable& table,
+                                    const std::vector<std::shared_ptr<const proc::Process>>& ps) {
+  proc::PortScan scan(table);
+  std::vector<ListeningPorts> ports;
+  ports.reserve(ps.size());
+  for (const auto& p : ps) ports.push_back(scan.ListeningPorts(*p));
+  return ports;
+}
+
+// `ports` spelled for a cache key: answers that show other ports are other answers.
+std::string PortsKey(std::span<const ListeningPorts> ports) {
+  std::string key;
+  for (const auto& list : ports) {
+    if (!list) continue;
+    key += " [";
+    for (std::uint16_t port : *list) key += std::to_string(port) + ",";
+    key += "]";
+  }
+  return key;
 }
 
 Response Gone() {
@@ -188,13 +214,15 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat, std::size_t limit) {
   // The running ones and the newest done ones, at most `limit`; cached per chat and limit for
   // one table generation.
-  const std::string key = "list " + std::to_string(limit) + " " + chat;
+  // Ports change without a new generation: what the running ones listen on is part of the key.
+  auto processes = table_.List(chat);
+  if (processes.size() > limit) processes.resize(limit);
+  const std::vector<ListeningPorts> ports = PortsOf(table_, processes);
+  const std::string key = "list " + std::to_string(limit) + " " + chat + PortsKey(ports);
   Response r;
   r.shared_body = cache_.Get(key, table_.generation());
   if (!r.shared_body) {
-    auto processes = table_.List(chat);
-    if (processes.size() > limit) processes.resize(limit);
-    r.shared_body = std::make_shared<const std::string>(EncodeList(processes));
+    r.shared_body = std::make_shared<const std::string>(EncodeList(processes, ports));
     cache_.Put(key, table_.generation(), r.shared_body);
   }
   return r;
@@ -208,16 +236,19 @@ asio::awaitable<Response> Router::Output(const Route& route, const std::string& 
     auto which = co_await (table_.WaitDone(p) || Sleep(route.timeout) || client_gone());
     if (which.index() == 2) co_return Gone();
   }
-  // The answer changes with the output's size, the running state and the spool's health only.
+  // The answer changes with the output's size, the running state, the spool's health and the
+  // ports it listens on only.
   const std::uint64_t version = p->total_bytes() << 1 | (p->running() ? 1 : 0);
+  const ListeningPorts ports = proc::PortScan(table_).ListeningPorts(*p);
   const std::string key = (route.clean ? "clean " : "output ") + p->id() + " " +
-                          std::to_string(p->spool_error().size());
+                          std::to_string(p->spool_error().size()) + PortsKey({&ports, 1});
   Response r;
   r.shared_body = cache_.Get(key, version);
   if (!r.shared_body) {
     auto rendered = p->RenderOutput(route.clean ? proc::View::kClean : proc::View::kRaw);
     if (!rendered.ok()) co_return Error(500, "Failed to read output.", rendered.status().message());
-    r.shared_body = std::make_shared<const std::string>(EncodeOutput(*p, std::move(*rendered)));
+    r.shared_body =
+        std::make_shared<const std::string>(EncodeOutput(*p, std::move(*rendered), ports));
     cache_.Put(key, version, r.shared_body);
   }
   co_return r;
@@ -248,6 +279,12 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
       auto which = co_await (table_.WaitDone(p) || Sleep(left()) || client_gone());
       if (which.index() == 2) co_return Gone();
       if (which.index() == 1) break;
+    } else if (route.read_wait == Wait::kListening) {
+      // Polled while someone waits, never otherwise: the kernel tells nobody of a new listener.
+      if (!p->running() || !proc::PortScan(table_).ListeningPorts(*p)->empty()) break;
+      auto which =
+          co_await (table_.WaitDone(p) || Sleep(std::min(kListeningPoll, left())) || client_gone());
+      if (which.index() == 2) co_return Gone();
     } else if (route.read_wait == Wait::kIdle) {
       if (!p->running()) break;
       auto which =
@@ -267,7 +304,7 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
     }
     co_return Error(500, "Failed to read output.", answer.status().message());
   }
-  co_return Json(200, EncodeRead(*p, *answer));
+  co_return Json(200, EncodeRead(*p, *answer, proc::PortScan(table_).ListeningPorts(*p)));
 }
 
 Response Router::Stream(const Route& route, const std::string& chat,

@@ -1,7 +1,9 @@
 #include "api/wire.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 
+#include "proc/defaults.h"
 #include "proc/signal_name.h"
 
 namespace corral::api {
@@ -46,6 +48,24 @@ std::optional<ApiError> ReadString(const json::object& o, std::string_view key, 
   return std::nullopt;
 }
 
+// `timeout_ms` of a start (DESIGN §7.3): a whole number of milliseconds, 0 to
+// proc::kMaxRunTimeout; absent, null or 0: no deadline. Not a number is a type error, as for
+// every field; a number out of range or with a fraction is 400 "Invalid timeout_ms.".
+std::optional<ApiError> ReadTimeout(const json::object& o, std::chrono::milliseconds& out) {
+  const json::value* v = o.if_contains("timeout_ms");
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_number()) return WrongType("timeout_ms", "a number");
+  boost::system::error_code ec;
+  const auto ms = v->to_number<std::int64_t>(ec);
+  if (ec || ms < 0 || ms > proc::kMaxRunTimeout.count()) {
+    return ApiError{400, "Invalid timeout_ms.",
+                    "timeout_ms must be a whole number of milliseconds from 0 (no deadline) to " +
+                        std::to_string(proc::kMaxRunTimeout.count()) + " (7 days)"};
+  }
+  out = std::chrono::milliseconds(ms);
+  return std::nullopt;
+}
+
 void PutExit(json::object& o, const proc::Process& p) {
   const auto& exit = p.exit_status();
   if (!exit) return;
@@ -82,6 +102,12 @@ std::optional<ApiError> DecodeInteraction(const json::object& o, proc::StartSpec
 void PutInteraction(json::object& o, const proc::Process& p) {
   if (auto mode = p.stdin_mode()) o["stdin"] = proc::StdinName(*mode);
   if (auto waiting = p.waiting_for_input()) o["waiting_for_input"] = *waiting;
+void PutPorts(json::object& o, const ListeningPorts& ports) {
+  if (!ports) return;
+  json::array a;
+  a.reserve(ports->size());
+  for (std::uint16_t port : *ports) a.push_back(port);
+  o["listening_ports"] = std::move(a);
 }
 
 }  // namespace
@@ -162,6 +188,7 @@ std::variant<proc::StartSpec, ApiError> DecodeStart(std::string_view body) {
     }
   }
   if (auto e = DecodeInteraction(o, spec)) return std::move(*e);
+  if (auto e = ReadTimeout(o, spec.timeout)) return std::move(*e);
   if (spec.command.empty()) return ApiError{400, "Command is required.", ""};
   if (spec.command.size() + 1 > kMaxArgumentBytes) {
     return ApiError{400, "Command is too long.", ArgumentLimit()};
@@ -203,10 +230,12 @@ std::string EncodeStarted(const proc::Process& process) {
   return json::serialize(o);
 }
 
-std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes) {
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes,
+                       std::span<const ListeningPorts> ports) {
   json::array list;
   list.reserve(processes.size());
-  for (const auto& p : processes) {
+  for (std::size_t i = 0; i < processes.size(); ++i) {
+    const auto& p = processes[i];
     json::object o;
     o["id"] = p->id();
     o["command"] = p->command();
@@ -217,6 +246,8 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
     PutInteraction(o, *p);
     o["started_at_unix"] = p->started_at_unix();
     if (!p->running()) o["exited_at_unix"] = p->exited_at_unix();
+    if (p->timeout().count() > 0) o["timeout_ms"] = p->timeout().count();
+    if (i < ports.size()) PutPorts(o, ports[i]);
     list.push_back(std::move(o));
   }
   json::object body;
@@ -224,7 +255,8 @@ std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& 
   return json::serialize(body);
 }
 
-std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered) {
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered,
+                         const ListeningPorts& ports) {
   json::object o;
   o["output"] = std::move(rendered.text);
   if (const auto& t = rendered.truncation) {
@@ -240,11 +272,13 @@ std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rend
   PutExit(o, process);
   PutInteraction(o, process);
   o["command"] = process.command();
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }
 
-std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read) {
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read,
+                       const ListeningPorts& ports) {
   json::object o;
   o["data"] = read.data;
   o["offset"] = read.offset;
@@ -260,6 +294,7 @@ std::string EncodeRead(const proc::Process& process, const proc::OutputRead& rea
     gap["to"] = read.gap->to;
     o["gap"] = std::move(gap);
   }
+  PutPorts(o, ports);
   if (std::string error = process.spool_error(); !error.empty()) o["spool_error"] = error;
   return json::serialize(o);
 }

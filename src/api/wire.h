@@ -2,12 +2,15 @@
 
 #include <boost/json/value.hpp>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "proc/process.h"
+#include "proc/process_ports.h"
 #include "proc/process_table.h"
 #include "proc/spool_text.h"
 #include "sys/pty.h"
@@ -49,11 +52,18 @@ std::variant<sys::WindowSize, ApiError> DecodeTerminalSize(const boost::json::va
 std::string EncodeError(std::string_view message, std::string_view detail);
 std::string EncodeMessage(std::string_view message);
 std::string EncodeStarted(const proc::Process& process);
-std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes);
+// A command's `listening_ports` (DESIGN §7.3, proc::PortScan): nullopt leaves the field out.
+using ListeningPorts = std::optional<proc::Ports>;
+// `list` and `/wait`: `ports[i]` is the listening_ports of processes[i] (none when `ports` is
+// shorter).
+std::string EncodeList(const std::vector<std::shared_ptr<const proc::Process>>& processes,
+                       std::span<const ListeningPorts> ports = {});
 // `output`: the rendering (proc::Process::RenderOutput) and the process's state.
-std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered);
+std::string EncodeOutput(const proc::Process& process, proc::RenderedOutput rendered,
+                         const ListeningPorts& ports = std::nullopt);
 // `read` (DESIGN §7.2): one cursor read and the process's state.
-std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read);
+std::string EncodeRead(const proc::Process& process, const proc::OutputRead& read,
+                       const ListeningPorts& ports = std::nullopt);
 
 struct Health {
   bool closing;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,7 +49,8 @@ class Process {
         grace_(ex),
         done_event_(ex),
         output_event_(ex),
-        state_event_(ex) {}
+        state_event_(ex),
+        deadline_(ex) {}
 
   const std::string& id() const { return id_; }
   const std::string& chat_id() const { return chat_id_; }  // empty: started without a chat
@@ -70,6 +72,9 @@ class Process {
   // The Idempotency-Key it was started with (empty: none), and the digest of its request.
   const std::string& idempotency_key() const { return idempotency_key_; }
   const std::string& request_digest() const { return request_digest_; }
+  // Its run deadline (StartSpec::timeout), zero without one; zero too for a process restored from
+  // the journal, which does not keep it.
+  std::chrono::milliseconds timeout() const { return timeout_; }
 
   // The output so far, in memory. Bytes that leftovers (`cmd &`) write after the process is
   // done still arrive here until the pipe's end of file. Once the output is complete and its
@@ -160,6 +165,11 @@ class Process {
   int input_watchers_ = 0;                    // pending WaitInputState calls
   // Never expires; cancelled when waiting_for_input changes and when the process is done.
   boost::asio::steady_timer state_event_;
+  // The run deadline (process_deadline.cc): SIGTERM when timeout_ passes, SIGKILL kDeadlineKill
+  // later to what is left.
+  std::chrono::milliseconds timeout_{0};  // zero: no deadline
+  boost::asio::steady_timer deadline_;
+  bool deadline_passed_ = false;  // the SIGTERM was sent; deadline_ now times the SIGKILL
 };
 
 }  // namespace corral::proc

@@ -143,6 +143,7 @@ void ProcessTable::Finish(const ProcessPtr& p) {
   boost::system::error_code ignored;
   p->pidfd_.close(ignored);
   p->grace_.cancel();
+  if (!p->deadline_passed_) p->deadline_.cancel();  // past it, it still times the SIGKILL
   p->done_event_.cancel();
   ReleaseInput(*p);
   SettleOutput(*p);
@@ -168,6 +169,7 @@ void ProcessTable::CheckLingering(const ProcessPtr& p) {
   }
   p->lingering_ = false;
   lingering_.erase(p);
+  p->deadline_.cancel();  // nothing is left for it to kill
   --live_;
   if (p->has_cgroup_) cgroups_->Remove(p->id_);
   if (pids_limit_) pids_limit_->Remove(p->id_);  // fails (and stays) while leftovers live

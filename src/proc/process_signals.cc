@@ -154,6 +154,8 @@ void ProcessTable::StopWatching() {
   sync_timer_.cancel();
   ending_timer_.cancel();
   input_poll_timer_.cancel();
+  for (const auto& [id, p] : processes_) p->deadline_.cancel();
+  for (const auto& p : lingering_) p->deadline_.cancel();
 }
 
 }  // namespace corral::proc

@@ -187,6 +187,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->idempotency_key_ = spec.idempotency_key;
   p->request_digest_ = spec.request_digest;
   AdoptInput(*p, spec.stdin_mode, child, terminal);
+  p->timeout_ = spec.timeout;
   // Our unreaped child: its pid cannot have been reused yet.
   p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);
   boost::system::error_code ec;
@@ -213,6 +214,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   ++live_;
   WatchExit(p);
   WatchOutput(p);
+  ArmDeadline(p);
   JournalStart(*p);  // committed before the start is answered
   if (options_.on_start) options_.on_start(*p);
   return std::shared_ptr<const Process>(p);

@@ -83,6 +83,10 @@ struct StartSpec {
   // terminal of `tty_size` (its stdin, stdout, stderr and controlling terminal).
   sys::StdinMode stdin_mode = sys::StdinMode::kNull;
   sys::WindowSize tty_size;
+  // A run deadline (DESIGN §7.3): SIGTERM to the whole command when it passes, SIGKILL
+  // kDeadlineKillAfter later to what is left; `ended_by` "deadline". Zero: none. REQUIRES: at
+  // most kMaxRunTimeout.
+  std::chrono::milliseconds timeout{0};
 };
 
 // Every command gets these in its environment, after the request's own variables: the id of the
@@ -100,6 +104,7 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
 // escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
 // recovery, idempotency keys).
+// process_deadline.cc holds the run deadlines, process_ports.cc the members of a command.
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -143,6 +148,12 @@ class ProcessTable {
   // is false (the caller holds a HoldWaiter). Cancellable.
   boost::asio::awaitable<void> WaitOutput(std::shared_ptr<const Process> process,
                                           bool counted = true);
+
+  // The processes of a running command now (DESIGN §7.3; process_ports.cc): the members of its
+  // cgroup where it has one, else its shell with its descendants, and the members of its
+  // process group handed to us (their parent died) with theirs. Empty once it is done, and for a
+  // process restored from the journal. A snapshot, for reading /proc: never for signalling.
+  std::vector<pid_t> Members(const Process& process) const;
 
   // Counts a held request (a stream) among waiters() for as long as the result lives.
   std::shared_ptr<void> HoldWaiter();
@@ -235,6 +246,10 @@ class ProcessTable {
   void UpdateWaiting(const ProcessPtr& p);
   void PollInputState();
   void ReleaseInput(Process& p);  // done: no more input, no more measures
+  // The run deadline (process_deadline.cc): arms p's deadline timer if it has a timeout; the
+  // timer is cancelled when p is done before it passes.
+  void ArmDeadline(const ProcessPtr& p);
+  void OnDeadline(const ProcessPtr& p);
 
   // Signals (process_signals.cc).
   // Sends sig to everything of p that is alive; kFailedPrecondition when nothing is.

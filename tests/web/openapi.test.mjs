@@ -124,6 +124,9 @@ test("start answers validate", async () => {
     assert.equal((await check("post", S, S, { body: { command: "true" }, headers: tooLong })).status, 400);
   }
   assert.equal((await check("post", S, S, { raw: "{not json" })).status, 400);
+  // A run deadline (DESIGN §7.3): listed with the process, refused out of range.
+  assert.equal((await check("post", S, S, { body: { command: "true", timeout_ms: 60000 } })).status, 200);
+  assert.equal((await check("post", S, S, { body: { command: "true", timeout_ms: -1 } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: "" } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: 5 } })).status, 400);
   assert.equal((await check("post", S, S, { body: { command: "true", workdir: "/no/such/dir" } })).status, 500);
@@ -182,6 +185,13 @@ test("read answers validate", async (t) => {
   assert.equal(r.json.data, "hello\n");
   assert.equal((await check("get", R, `/api/v0/processes/${id}/read?offset=999`)).status, 400);
   assert.equal((await check("get", R, `/api/v0/processes/${id}/read?wait=bogus`)).status, 400);
+  // A running command's listening_ports (DESIGN §7.3), in read, output and list.
+  const sleeper = await startProcess("sleep 30");
+  const l = await check("get", R, `/api/v0/processes/${sleeper}/read?wait=listening&timeout_ms=100`);
+  assert.deepEqual(l.json.listening_ports, []);
+  const O = "/api/v0/processes/{id}/output";
+  assert.deepEqual((await check("get", O, `/api/v0/processes/${sleeper}/output`)).json.listening_ports, []);
+  await check("post", "/api/v0/processes/{id}/signal", `/api/v0/processes/${sleeper}/signal`, { body: { signal: "kill" } });
   assert.equal((await check("get", R, "/api/v0/processes/nope/read")).status, 404);
 });
 

@@ -30,6 +30,22 @@ TEST(DecodeStart, ReadsEveryField) {
   EXPECT_TRUE(spec.background);
 }
 
+TEST(DecodeStart, TimeoutMsIsAWholeNumberOfMillisecondsUpToAWeek) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(Ok(R"({"command":"ls","timeout_ms":1500})").timeout, milliseconds(1500));
+  EXPECT_EQ(Ok(R"({"command":"ls","timeout_ms":604800000})").timeout, proc::kMaxRunTimeout);
+  EXPECT_EQ(Ok(R"({"command":"ls","timeout_ms":0})").timeout, milliseconds(0)) << "no deadline";
+  EXPECT_EQ(Ok(R"({"command":"ls","timeout_ms":null})").timeout, milliseconds(0));
+  EXPECT_EQ(Ok(R"({"command":"ls"})").timeout, milliseconds(0));
+  for (const char* bad : {"-1", "2.5", "604800001", "1e300", "18446744073709551615"}) {
+    const ApiError e = Err(std::string(R"({"command":"ls","timeout_ms":)") + bad + "}");
+    EXPECT_EQ(e.status, 400) << bad;
+    EXPECT_EQ(e.message, "Invalid timeout_ms.") << bad;
+  }
+  EXPECT_EQ(Err(R"({"command":"ls","timeout_ms":"5"})").message,
+            "Request body must be valid JSON.");
+}
+
 TEST(DecodeStart, EmptyWorkdirMeansTheDefault) {
   EXPECT_FALSE(Ok(R"({"command":"ls","workdir":""})").workdir);
 }
