@@ -102,6 +102,8 @@ std::optional<ApiError> DecodeInteraction(const json::object& o, proc::StartSpec
 void PutInteraction(json::object& o, const proc::Process& p) {
   if (auto mode = p.stdin_mode()) o["stdin"] = proc::StdinName(*mode);
   if (auto waiting = p.waiting_for_input()) o["waiting_for_input"] = *waiting;
+}
+
 void PutPorts(json::object& o, const ListeningPorts& ports) {
   if (!ports) return;
   json::array a;
