@@ -17,7 +17,9 @@
 #include "base/text_file.h"
 #include "cli/embedded.h"
 #include "cli/interrupts.h"
+#include "cli/session.h"
 #include "cli/shell_quote.h"
+#include "cli/terminal.h"
 #include "mcp/mcp_server.h"
 
 namespace corral::cli {
@@ -217,8 +219,20 @@ int Run(const ClientOptions& c, const RunOptions& run) {
   // First, before any thread exists (the TCP resolver starts one), so that Ctrl-C reaches only
   // the watcher.
   std::optional<Interrupts> interrupts;
-  if (!run.background) interrupts.emplace();
+  std::optional<TerminalSignals> terminal_signals;
+  if (run.tty && !run.background) {
+    terminal_signals.emplace();
+  } else if (!run.background) {
+    interrupts.emplace();
+  }
   client::StartArgs args;
+  if (run.deadline) args.deadline = *run.deadline;
+  if (run.interactive) args.stdin_mode = "pipe";
+  if (run.tty) {
+    auto size = TerminalSize(STDIN_FILENO);
+    if (!size) size = TerminalSize(STDOUT_FILENO);
+    args.tty = size.value_or(std::pair(0, 0));
+  }
   args.command = CommandLine(run.command);
   args.workdir = run.workdir;
   args.background = run.background;
@@ -263,6 +277,13 @@ int Run(const ClientOptions& c, const RunOptions& run) {
     }
     return 0;
   }
+  if (terminal_signals) {
+    const auto deadline =
+        run.timeout ? std::optional(std::chrono::steady_clock::now() + *run.timeout) : std::nullopt;
+    return TerminalSession(api, *destination, id, 0, *terminal_signals, deadline);
+  }
+  std::optional<InputForwarder> forward;
+  if (run.interactive) forward.emplace(*destination, id);
   return WaitInForeground(api, c, run, id, *interrupts);
 }
 
@@ -370,6 +391,46 @@ int Signal(const ClientOptions& c, const std::string& id, const std::string& sig
     std::printf("%s\n", std::string(sent->at("message").as_string()).c_str());
   }
   return 0;
+}
+
+int Send(const ClientOptions& c, const std::string& id, const std::string& text, bool close) {
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  auto sent = api.Input(id, text, close);
+  if (!sent.ok()) return ServerFailed(sent.status());
+  if (c.json) PrintJson(*sent);
+  return 0;
+}
+
+int Attach(const ClientOptions& c, const std::string& id) {
+  TerminalSignals signals;  // first, before any thread exists
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  // Where its output ends now: the session shows what comes from here on.
+  auto now = api.Read(id, {.limit = 1});
+  if (!now.ok()) return ServerFailed(now.status());
+  const auto* stdin_mode = now->if_contains("stdin");
+  if (!now->at("running").as_bool()) {
+    std::fprintf(stderr, "corral: process %s is not running\n", id.c_str());
+    return kCorralFailedExit;
+  }
+  if (!stdin_mode || !stdin_mode->is_string() || stdin_mode->as_string() != "tty") {
+    std::fprintf(stderr,
+                 "corral: process %s has no terminal (start it with `corral run --tty`); "
+                 "`corral logs -f %s` follows its output, `corral send` writes to a pipe\n",
+                 id.c_str(), id.c_str());
+    return kCorralFailedExit;
+  }
+  if (auto size = TerminalSize(STDIN_FILENO)) {
+    auto resized = api.Resize(id, size->first, size->second);
+    if (!resized.ok()) return ServerFailed(resized.status());
+  }
+  const std::uint64_t end = now->at("total_bytes").to_number<std::uint64_t>();
+  return TerminalSession(api, *destination, id, end, signals, std::nullopt);
 }
 
 int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,

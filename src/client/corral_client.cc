@@ -87,6 +87,15 @@ base::Result<json::object> CorralClient::Start(const StartArgs& args, bool* repl
     body["env"] = std::move(env);
   }
   if (args.background) body["background"] = true;
+  if (!args.stdin_mode.empty()) body["stdin"] = args.stdin_mode;
+  if (args.tty) {
+    if (args.tty->first > 0 && args.tty->second > 0) {
+      body["tty"] = {{"rows", args.tty->first}, {"cols", args.tty->second}};
+    } else {
+      body["tty"] = true;
+    }
+  }
+  if (args.deadline.count() > 0) body["timeout_ms"] = args.deadline.count();
   HttpHeaders headers;
   if (!args.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", args.idempotency_key);
   HttpHeaders answer_headers;
@@ -113,6 +122,21 @@ base::Result<json::object> CorralClient::Signal(const std::string& id, const std
   json::object body;
   body["signal"] = signal;
   return Call("POST", std::string(kBase) + EncodeSegment(id) + "/signal", json::serialize(body));
+}
+
+base::Result<json::object> CorralClient::Input(const std::string& id, std::string_view data,
+                                               bool close) {
+  json::object body;
+  body["data"] = data;
+  if (close) body["close"] = true;
+  return Call("POST", std::string(kBase) + EncodeSegment(id) + "/input", json::serialize(body));
+}
+
+base::Result<json::object> CorralClient::Resize(const std::string& id, int rows, int cols) {
+  json::object body;
+  body["rows"] = rows;
+  body["cols"] = cols;
+  return Call("POST", std::string(kBase) + EncodeSegment(id) + "/resize", json::serialize(body));
 }
 
 base::Result<json::object> CorralClient::WaitOutput(
@@ -148,7 +172,23 @@ base::Result<json::object> CorralClient::Read(const std::string& id, const ReadA
   std::chrono::milliseconds waits{0};
   if (args.wait != Wait::kNone) {
     waits = std::clamp(args.timeout, std::chrono::milliseconds(0), deadlines_.wait_slice);
-    target += args.wait == Wait::kOutput ? "&wait=output" : "&wait=exit";
+    switch (args.wait) {
+      case Wait::kOutput:
+        target += "&wait=output";
+        break;
+      case Wait::kExit:
+        target += "&wait=exit";
+        break;
+      case Wait::kIdle:
+        target += "&wait=idle";
+        if (args.idle.count() > 0) target += "&idle_ms=" + std::to_string(args.idle.count());
+        break;
+      case Wait::kListening:
+        target += "&wait=listening";
+        break;
+      case Wait::kNone:
+        break;
+    }
     target += "&timeout_ms=" + std::to_string(waits.count());
   }
   return Call("GET", target, {}, waits, std::move(stop));
