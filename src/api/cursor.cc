@@ -59,4 +59,10 @@ std::string ExitEvent(const proc::Process& p) {
   return "event: exit\ndata: " + json::serialize(data) + "\n\n";
 }
 
+std::string StateEvent(bool waiting_for_input) {
+  json::object data;
+  data["waiting_for_input"] = waiting_for_input;
+  return "event: state\ndata: " + json::serialize(data) + "\n\n";
+}
+
 }  // namespace corral::api

@@ -51,5 +51,7 @@ base::Result<StreamStep> NextStreamStep(const proc::Process& p, std::uint64_t* o
 // The events themselves (Server-Sent Events framing).
 std::string OutputEvent(const proc::OutputRead& read);
 std::string ExitEvent(const proc::Process& p);
+// `event: state` with `{"waiting_for_input": b}` (DESIGN §7.2).
+std::string StateEvent(bool waiting_for_input);
 
 }  // namespace corral::api

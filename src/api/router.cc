@@ -214,6 +214,7 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat, std::size_t limit) {
   // The running ones and the newest done ones, at most `limit`; cached per chat and limit for
   // one table generation.
+  table_.RefreshWaiting();  // a change of waiting_for_input changes the generation
   // Ports change without a new generation: what the running ones listen on is part of the key.
   auto processes = table_.List(chat);
   if (processes.size() > limit) processes.resize(limit);
@@ -236,9 +237,10 @@ asio::awaitable<Response> Router::Output(const Route& route, const std::string& 
     auto which = co_await (table_.WaitDone(p) || Sleep(route.timeout) || client_gone());
     if (which.index() == 2) co_return Gone();
   }
-  // The answer changes with the output's size, the running state, the spool's health and the
-  // ports it listens on only.
-  const std::uint64_t version = p->total_bytes() << 1 | (p->running() ? 1 : 0);
+  // The answer changes with the output's size, the running state, waiting_for_input, the
+  // spool's health and the ports it listens on only.
+  const bool waiting = table_.RefreshWaiting(*p).value_or(false);
+  const std::uint64_t version = p->total_bytes() << 2 | (p->running() ? 2 : 0) | (waiting ? 1 : 0);
   const ListeningPorts ports = proc::PortScan(table_).ListeningPorts(*p);
   const std::string key = (route.clean ? "clean " : "output ") + p->id() + " " +
                           std::to_string(p->spool_error().size()) + PortsKey({&ports, 1});
@@ -267,6 +269,7 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                  std::chrono::steady_clock::now());
   };
+  auto idle_until = std::chrono::steady_clock::now() + route.idle;  // wait=idle: reset by output
   // Each wait is bounded by what is left of timeout_ms; on timeout it answers what it has.
   while (answer.ok() && left().count() > 0) {
     if (route.read_wait == Wait::kOutput) {
@@ -286,11 +289,16 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
           co_await (table_.WaitDone(p) || Sleep(std::min(kListeningPoll, left())) || client_gone());
       if (which.index() == 2) co_return Gone();
     } else if (route.read_wait == Wait::kIdle) {
-      if (!p->running()) break;
-      auto which =
-          co_await (table_.WaitOutput(p) || Sleep(std::min(route.idle, left())) || client_gone());
-      if (which.index() == 2) co_return Gone();
-      if (which.index() == 1) break;  // idle_ms passed with no new output (or the timeout)
+      // Idle: idle_ms without new output, or it waits for input (DESIGN §7.2), or done.
+      if (!p->running() || table_.RefreshWaiting(*p).value_or(false)) break;
+      const auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(
+          idle_until - std::chrono::steady_clock::now());
+      if (quiet.count() <= 0) break;
+      auto which = co_await (table_.WaitOutput(p) || table_.WaitInputState(p) ||
+                             Sleep(std::min(quiet, left())) || client_gone());
+      if (which.index() == 3) co_return Gone();
+      if (which.index() == 2) break;  // idle_ms passed with no new output (or the timeout)
+      if (which.index() == 0) idle_until = std::chrono::steady_clock::now() + route.idle;
     } else {
       break;
     }
@@ -304,6 +312,7 @@ asio::awaitable<Response> Router::Read(const Route& route, const std::string& ch
     }
     co_return Error(500, "Failed to read output.", answer.status().message());
   }
+  table_.RefreshWaiting(*p);
   co_return Json(200, EncodeRead(*p, *answer, proc::PortScan(table_).ListeningPorts(*p)));
 }
 

@@ -88,6 +88,9 @@ void AddServe(CLI::App& app, server::ServeOptions& o, Durations& d, Logging& l) 
   serve->add_option("--workdir", o.workdir, "Default working directory of commands");
   serve->add_option("--env-file", o.env_file,
                     "Environment hook: a file of KEY=VALUE lines, or an executable printing them");
+  serve->add_flag("--no-agent-env{false}", o.agent_env,
+                  "Give commands no agent defaults (TERM=dumb, NO_COLOR=1, CI=1, PAGER=cat, "
+                  "PYTHONUNBUFFERED=1...; see docs/protocol.md)");
   AddDuration(serve, "--drain-grace", d.drain_ms,
               "How long output may keep flowing after a command's shell exits", "5s");
   AddDuration(serve, "--shutdown-grace", d.shutdown_ms,

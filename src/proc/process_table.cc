@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "proc/agent_env.h"
 #include "sys/proc_stat.h"
 #include "sys/spawn.h"
 
@@ -110,6 +111,12 @@ base::Result<std::string> ProcessTable::ResolveWorkdir(
 std::vector<std::string> ProcessTable::BuildEnv(const StartSpec& spec,
                                                 const std::string& id) const {
   Environment env = options_.base_env;
+  if (options_.agent_env) {
+    for (auto& [key, value] : AgentEnvironment(spec.stdin_mode == sys::StdinMode::kTty)) {
+      env[key] = std::move(value);
+    }
+  }
+  for (const auto& [key, value] : options_.hook_env) env[key] = value;
   for (const auto& [key, value] : spec.env) env[key] = value;
   env[std::string(kProcessIdVariable)] = id;
   env[std::string(kInstanceVariable)] = instance_;

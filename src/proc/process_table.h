@@ -36,7 +36,11 @@ inline constexpr std::uint64_t kDefaultSpoolTotalBytes = 1ull << 30;
 
 struct TableOptions {
   std::string default_workdir;  // used if it exists; else $HOME; else our own cwd
-  Environment base_env;         // the server's environment with the env hook applied
+  Environment base_env;         // the server's environment
+  // Commands' environment, later layers winning (DESIGN §7.3): base_env, the agent defaults
+  // (AgentEnvironment, when agent_env), hook_env (the env hook's variables), the request's env.
+  bool agent_env = true;
+  Environment hook_env;
   std::chrono::milliseconds drain_grace = kDrainGrace;
   std::size_t max_live = kMaxLive;  // running commands (leftovers included); past it: refused
   // Processes (tasks) one command may have at once, through a cgroup pids limit; 0: no limit.
@@ -166,11 +170,13 @@ class ProcessTable {
   // Sets the size of its terminal (the foreground job gets SIGWINCH). Errors:
   // kFailedPrecondition without a terminal or once done; kInternal when the OS refuses.
   base::Status Resize(const Process& process, sys::WindowSize size);
-  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (so that a
-  // `list` of many commands measures each at most once per loop turn); a change wakes
-  // WaitInputState. A change to true first takes in the output the command wrote before it
+  // Process::waiting_for_input, measured again unless it was within kWaitingReuse (100 ms, so that
+  // a `list` of many commands polled in a loop does not measure them all every time); a change
+  // wakes WaitInputState. A change to true first takes in the output the command wrote before it
   // blocked, so an answer that says it waits shows its prompt.
   std::optional<bool> RefreshWaiting(const Process& process);
+  // RefreshWaiting of every running command with a stdin pipe or terminal (for `list`).
+  void RefreshWaiting();
   // Completes when waiting_for_input of the process changes, or it is done (at once if it is).
   // While any such wait exists for a process, its state is measured every kInputPoll; nothing
   // is measured when nobody waits. Not counted as a waiter. Cancellable.
@@ -180,8 +186,8 @@ class ProcessTable {
   // the shutdown grace, and completes once every process is done and every child reaped.
   boost::asio::awaitable<void> Shutdown();
 
-  // Changes whenever what List() returns could change (a start, a process done or forgotten),
-  // so that readers may cache what they derive from it.
+  // Changes whenever what List() returns could change (a start, a process done or forgotten,
+  // a change of waiting_for_input), so that readers may cache what they derive from it.
   std::uint64_t generation() const { return generation_; }
 
   bool closing() const { return closing_; }

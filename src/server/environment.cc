@@ -104,7 +104,7 @@ std::string ParseEnvLines(std::string_view text, proc::Environment& env) {
   return {};
 }
 
-proc::Environment BaseEnvironment(const std::string& env_file) {
+proc::Environment BaseEnvironment() {
   proc::Environment env;
   for (char** e = environ; e && *e; ++e) {
     std::string_view entry(*e);
@@ -114,7 +114,11 @@ proc::Environment BaseEnvironment(const std::string& env_file) {
   }
   // Corral's own secret is not the commands' business.
   env.erase("CORRAL_TOKEN");
-  if (env_file.empty()) return env;
+  return env;
+}
+
+proc::Environment HookEnvironment(const std::string& env_file, const proc::Environment& base) {
+  if (env_file.empty()) return {};
 
   std::string error;
   std::string text;
@@ -122,7 +126,7 @@ proc::Environment BaseEnvironment(const std::string& env_file) {
   if (::stat(env_file.c_str(), &st) != 0) {
     error = std::strerror(errno);
   } else if (S_ISREG(st.st_mode) && ::access(env_file.c_str(), X_OK) == 0) {
-    text = RunHook(env_file, env, error);
+    text = RunHook(env_file, base, error);
   } else {
     std::ifstream in(env_file);
     std::stringstream ss;
@@ -130,11 +134,11 @@ proc::Environment BaseEnvironment(const std::string& env_file) {
     if (!in) error = "cannot read it";
     text = ss.str();
   }
-  proc::Environment hooked = env;
+  proc::Environment hooked;
   if (error.empty()) error = ParseEnvLines(text, hooked);
   if (!error.empty()) {
     base::LogWarning("env hook " + env_file + " ignored: " + error);
-    return env;
+    return {};
   }
   return hooked;
 }

@@ -6,11 +6,15 @@
 
 namespace corral::server {
 
-// The environment every command starts from: ours (less the variables that configure corral
-// itself, such as the token), then the env hook's KEY=VALUE lines over it. The hook is
-// `env_file`: an executable is run (at most kHookTimeout) and its output read; any other file
-// is read. A hook that fails is logged as a warning and skipped.
-proc::Environment BaseEnvironment(const std::string& env_file);
+// The environment every command starts from: ours, less the variables that configure corral
+// itself (the token).
+proc::Environment BaseEnvironment();
+
+// The variables the env hook `env_file` sets (its KEY=VALUE lines), which commands get over the
+// base environment and the agent defaults: an executable is run (at most kHookTimeout, with
+// `base` as its environment) and its output read; any other file is read. A hook that fails is
+// logged as a warning and skipped (empty). Empty without a hook.
+proc::Environment HookEnvironment(const std::string& env_file, const proc::Environment& base);
 
 // Parses KEY=VALUE lines into env. Blank lines and lines starting with '#' are skipped, an
 // "export " prefix is dropped, and a line without '=' or with an empty key is an error

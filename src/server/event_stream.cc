@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
 #include <string_view>
 
 #include "api/cursor.h"
@@ -58,6 +59,7 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
   stream.expires_never();
   if (ec) co_return;
 
+  std::optional<bool> sent_state;  // the last waiting_for_input sent
   for (;;) {
     auto step = api::NextStreamStep(*p, &offset);
     if (!step.ok()) {
@@ -73,10 +75,19 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
       if (!co_await WriteEvent(stream, chunked, step->text, write_timeout)) co_return;
       break;
     }
-    auto which = co_await (table.WaitOutput(p, /*counted=*/false) || Sleep(kKeepAliveInterval) ||
-                           client_gone());
-    if (which.index() == 2) co_return;
-    if (which.index() == 1 &&
+    // Caught up with the output: its state, when it changed (and first of all, for a command
+    // with a stdin pipe or terminal), comes after what the command wrote before it.
+    if (auto waiting = table.RefreshWaiting(*p); waiting && waiting != sent_state) {
+      if (!co_await WriteEvent(stream, chunked, api::StateEvent(*waiting), write_timeout)) {
+        co_return;
+      }
+      sent_state = waiting;
+      continue;
+    }
+    auto which = co_await (table.WaitOutput(p, /*counted=*/false) || table.WaitInputState(p) ||
+                           Sleep(kKeepAliveInterval) || client_gone());
+    if (which.index() == 3) co_return;
+    if (which.index() == 2 &&
         !co_await WriteEvent(stream, chunked, api::kKeepAliveComment, write_timeout)) {
       co_return;
     }

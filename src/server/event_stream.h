@@ -20,7 +20,9 @@ inline constexpr std::chrono::seconds kKeepAliveInterval{15};
 // Sends `GET /{id}/stream` (DESIGN §7.2): a 200 text/event-stream, then the process's output
 // from `offset` as `output` events, at the reader's pace (the next chunk is read from the
 // spool only after the previous one was written, so a slow reader costs no memory), a
-// keep-alive comment after kKeepAliveInterval of silence, and `exit` after the last byte.
+// keep-alive comment after kKeepAliveInterval of silence, `state` events when the command has a
+// stdin pipe or terminal (its waiting_for_input first, then each change, each after the output
+// written before it), and `exit` after the last byte.
 // HTTP/1.1 gets chunked transfer encoding, HTTP/1.0 a body ended by the close; either way the
 // connection is closed after it. Each write must complete within `write_timeout`. Returns when
 // the stream ended or the client went away (`client_gone`). Counts as a waiter of `table`.

@@ -22,6 +22,9 @@ struct ServeOptions {
   std::vector<std::string> allow_origins;
   std::string workdir;   // default working directory of commands
   std::string env_file;  // KEY=VALUE lines, or an executable that prints them
+  // Give commands the agent-friendly environment defaults (proc::AgentEnvironment);
+  // `--no-agent-env` turns them off.
+  bool agent_env = true;
   std::chrono::milliseconds drain_grace = proc::kDrainGrace;
   std::chrono::milliseconds shutdown_grace = proc::kShutdownGrace;
   std::chrono::milliseconds retention = proc::kDoneRetention;  // done processes are then forgotten

@@ -632,8 +632,10 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   proc::TableOptions table_options;
   table_options.journal = journal.get();
   table_options.default_workdir = options.workdir;
-  table_options.base_env = BaseEnvironment(options.env_file);
+  table_options.base_env = BaseEnvironment();
   table_options.base_env.erase("NOTIFY_SOCKET");  // systemd's channel is ours, not the commands'
+  table_options.agent_env = options.agent_env;
+  table_options.hook_env = HookEnvironment(options.env_file, table_options.base_env);
 
   table_options.drain_grace = options.drain_grace;
   table_options.shutdown_grace = options.shutdown_grace;

@@ -1,6 +1,7 @@
 // Talking to running commands through the real server (DESIGN.md §7.3): stdin pipes and
 // `input`, terminals and `resize`, the agent environment, and `waiting_for_input`.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -60,6 +61,7 @@ std::string Message(const HttpResult& r) {
 TEST(Stdin, CatWithAPipeEchoesItsInputAndExitsZeroOnClose) {
   Server server;
   const std::string id = server.Start("cat", "\"stdin\":\"pipe\"");
+  EXPECT_EQ(Listed(server, id).at("stdin").as_string(), "pipe");
   HttpResult first = Input(server, id, "hello\n");
   ASSERT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(first.json.at("written").to_number<int>(), 6);
@@ -69,7 +71,7 @@ TEST(Stdin, CatWithAPipeEchoesItsInputAndExitsZeroOnClose) {
   auto done = server.WaitOutput(id);
   EXPECT_EQ(Output(done), "hello\nworld\n");
   EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
-  EXPECT_EQ(done.at("stdin").as_string(), "pipe");
+  EXPECT_FALSE(done.contains("stdin")) << "done: it no longer applies";
   EXPECT_FALSE(done.contains("waiting_for_input")) << "done: it no longer applies";
 }
 
@@ -197,7 +199,6 @@ TEST(Tty, TheCommandRunsOnAPseudoTerminal) {
   EXPECT_TRUE(Output(done).starts_with("/dev/pts/")) << Output(done);
   EXPECT_TRUE(Output(done).ends_with("\r\n")) << "the terminal writes NL as CRLF";
   EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
-  EXPECT_EQ(done.at("stdin").as_string(), "tty");
 }
 
 TEST(Tty, SttySizeShowsTheSizeAskedForAndFollowsAResize) {
@@ -206,6 +207,7 @@ TEST(Tty, SttySizeShowsTheSizeAskedForAndFollowsAResize) {
       "old=; while :; do s=$(stty size); [ \"$s\" != \"$old\" ] && echo \"size $s\"; old=$s; "
       "sleep 0.05; done",
       R"("tty":{"rows":30,"cols":100})");
+  EXPECT_EQ(Listed(server, id).at("stdin").as_string(), "tty");
   ReadUntil(server, id, "size 30 100");
   HttpResult r = Resize(server, id, 40, 120);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -259,6 +261,174 @@ TEST(Tty, ControlCInterruptsTheForegroundJob) {
   EXPECT_EQ(done.at("exit_signal").as_string(), "SIGINT");
   EXPECT_EQ(done.at("ended_by").as_string(), "signal") << "no signal request was made";
   EXPECT_EQ(Output(done).find("not-interrupted"), std::string::npos);
+}
+
+// The command's environment, one KEY=VALUE a line, as `env` prints it.
+std::map<std::string, std::string> EnvironmentOf(Server& server, const std::string& extra = "") {
+  const std::string id = server.Start("env", extra);
+  std::map<std::string, std::string> env;
+  std::string text = Output(server.WaitOutput(id));
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (auto eq = line.find('='); eq != std::string::npos) {
+      env[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    at = end + 1;
+  }
+  return env;
+}
+
+TEST(AgentEnv, CommandsGetTheAgentDefaultsOverTheServersEnvironment) {
+  Server server({.env = {{"TERM", "xterm"}, {"PAGER", "less"}}});
+  auto env = EnvironmentOf(server);
+  const std::map<std::string, std::string> expected = {{"GIT_TERMINAL_PROMPT", "0"},
+                                                       {"GIT_PAGER", "cat"},
+                                                       {"PAGER", "cat"},
+                                                       {"DEBIAN_FRONTEND", "noninteractive"},
+                                                       {"PYTHONUNBUFFERED", "1"},
+                                                       {"CI", "1"},
+                                                       {"TERM", "dumb"},
+                                                       {"NO_COLOR", "1"}};
+  for (const auto& [key, value] : expected) EXPECT_EQ(env[key], value) << key;
+}
+
+TEST(AgentEnv, ATerminalCommandGetsAColourTerminal) {
+  Server server;
+  auto env = EnvironmentOf(server, "\"tty\":true");
+  EXPECT_EQ(env["TERM"], "xterm-256color");
+  EXPECT_FALSE(env.contains("NO_COLOR"));
+  EXPECT_EQ(env["CI"], "1");
+}
+
+TEST(AgentEnv, TheRequestAndTheEnvHookOverrideTheDefaults) {
+  const std::string hook = TempDir() + "/hook.env";
+  std::ofstream(hook) << "PAGER=more\nCI=hooked\n";
+  Server server({.args = {"--env-file", hook}});
+  auto env = EnvironmentOf(server, R"("env":{"TERM":"vt100","CI":"0"})");
+  EXPECT_EQ(env["TERM"], "vt100");
+  EXPECT_EQ(env["CI"], "0") << "the request wins over the hook";
+  EXPECT_EQ(env["PAGER"], "more") << "the hook wins over the defaults";
+  EXPECT_EQ(env["NO_COLOR"], "1");
+}
+
+TEST(AgentEnv, NoAgentEnvLeavesTheServersEnvironmentAsItIs) {
+  // Whatever the test runner's environment holds, the server's own values are these.
+  std::map<std::string, std::string> own;
+  for (const char* key : {"GIT_TERMINAL_PROMPT", "GIT_PAGER", "PAGER", "DEBIAN_FRONTEND",
+                          "PYTHONUNBUFFERED", "CI", "TERM", "NO_COLOR"}) {
+    own[key] = std::string("server-") + key;
+  }
+  Server server({.args = {"--no-agent-env"}, .env = own});
+  auto env = EnvironmentOf(server);
+  for (const auto& [key, value] : own) EXPECT_EQ(env[key], value) << key;
+  auto on_terminal = EnvironmentOf(server, "\"tty\":true");
+  EXPECT_EQ(on_terminal["TERM"], "server-TERM");
+}
+
+TEST(AgentEnv, PythonPrintsArriveAsTheyHappen) {
+  Server server;
+  const std::string id =
+      server.Start("python3 -c 'import time\nfor i in range(3): print(i); time.sleep(1)'");
+  // A pipe makes Python buffer its prints until exit, unless PYTHONUNBUFFERED is set.
+  auto first = Read(server, id, "wait=output&timeout_ms=20000");
+  // (Unbuffered, print writes the text and its newline apart: the newline may come later.)
+  EXPECT_TRUE(std::string(first.at("data").as_string()).starts_with("0")) << first.at("data");
+  EXPECT_TRUE(first.at("running").as_bool()) << "the first print came before the exit";
+  EXPECT_EQ(Output(server.WaitOutput(id)), "0\n1\n2\n");
+}
+
+bool Waiting(const json::object& o) {
+  return o.contains("waiting_for_input") && o.at("waiting_for_input").as_bool();
+}
+
+TEST(WaitingForInput, AShellReadingItsPipeIsSeenWaitingInListOutputAndRead) {
+  Server server;
+  const std::string id =
+      server.Start("printf 'name? '; read x; echo \"hi $x\"", "\"stdin\":\"pipe\"");
+  ASSERT_TRUE(Eventually([&] { return Waiting(Listed(server, id)); }));
+  EXPECT_TRUE(Waiting(Object(server.Get(Path(id, "output")))));
+  auto read = Read(server, id);
+  EXPECT_TRUE(Waiting(read));
+  EXPECT_EQ(read.at("data").as_string(), "name? ") << "the prompt comes with the state";
+  ASSERT_EQ(Input(server, id, "bob\n").status, 200);
+  EXPECT_FALSE(Waiting(Listed(server, id))) << "given its input, it no longer waits";
+  EXPECT_EQ(Output(server.WaitOutput(id)), "name? hi bob\n");
+}
+
+TEST(WaitingForInput, ABusyLoopNeverWaits) {
+  Server server;
+  const std::string id = server.Start("while :; do :; done", "\"stdin\":\"pipe\"");
+  for (int i = 0; i < 10; ++i) {
+    auto listed = Listed(server, id);
+    ASSERT_TRUE(listed.contains("waiting_for_input"));
+    EXPECT_FALSE(listed.at("waiting_for_input").as_bool());
+    ::usleep(100 * 1000);
+  }
+  const std::string sleeper = server.Start("sleep 30", "\"stdin\":\"pipe\"");
+  ::usleep(300 * 1000);
+  EXPECT_FALSE(Waiting(Listed(server, sleeper))) << "asleep, but not reading its input";
+  server.Post(Path(id, "signal"), R"({"signal":"kill"})");
+  server.Post(Path(sleeper, "signal"), R"({"signal":"kill"})");
+}
+
+TEST(WaitingForInput, PythonAskingOnATerminalIsSeenWaiting) {
+  Server server;
+  const std::string id =
+      server.Start("python3 -c \"print('hello', input('name? '))\"", "\"tty\":true");
+  ASSERT_TRUE(Eventually([&] { return Waiting(Listed(server, id)); }));
+  EXPECT_NE(std::string(Read(server, id).at("data").as_string()).find("name? "), std::string::npos);
+  ASSERT_EQ(Input(server, id, "ann\r").status, 200);
+  auto done = server.WaitOutput(id);
+  EXPECT_NE(Output(done).find("hello ann"), std::string::npos) << Output(done);
+  EXPECT_EQ(done.at("exit_code").to_number<int>(), 0);
+}
+
+TEST(WaitingForInput, ReadWaitIdleEndsWhenTheCommandWaitsForInput) {
+  Server server;
+  // Were the wait to go on, the background job's line would come within it.
+  const std::string id =
+      server.Start("(sleep 8; echo late) & printf 'name? '; read x", "\"stdin\":\"pipe\"");
+  auto idle = Read(server, id, "wait=idle&idle_ms=60000&timeout_ms=60000");
+  EXPECT_TRUE(Waiting(idle));
+  EXPECT_TRUE(idle.at("running").as_bool());
+  EXPECT_EQ(idle.at("data").as_string(), "name? ");
+  Input(server, id, "x\n", /*close=*/true);
+  server.WaitOutput(id);
+}
+
+// Reads from `fd` until `text` is in `got` or the peer closes (30 s at most per read).
+bool ReadUntilText(int fd, std::string& got, const std::string& text) {
+  char buf[65536];
+  while (got.find(text) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) return false;
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return false;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+TEST(WaitingForInput, AStreamSendsTheStateAfterThePrompt) {
+  Server server;
+  const std::string id =
+      server.Start("printf 'name? '; read x; echo \"hi $x\"", "\"stdin\":\"pipe\"");
+  RawConnection c(server.host(), server.port());
+  ASSERT_TRUE(c.Send("GET " + Path(id, "stream") + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
+  std::string got;
+  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: state\ndata: {\"waiting_for_input\":true}"))
+      << got;
+  const std::size_t prompt = got.find(R"("data":"name? ")");
+  ASSERT_NE(prompt, std::string::npos) << got;
+  EXPECT_LT(prompt, got.find("{\"waiting_for_input\":true}"));
+  ASSERT_EQ(Input(server, id, "bob\n").status, 200);
+  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: exit")) << got;
+  const std::size_t answered = got.find("hi bob");
+  EXPECT_NE(answered, std::string::npos) << got;
+  EXPECT_LT(got.find("{\"waiting_for_input\":false}"), got.find("event: exit"));
 }
 
 }  // namespace
