@@ -89,6 +89,46 @@ Route ParseCursorQuery(Route route, const boost::urls::params_view& params) {
   return route;
 }
 
+// The query of `/wait`: ids=a,b,c (required), until=any|all, timeout_ms.
+Route ParseWaitManyQuery(Route route, const boost::urls::params_view& params) {
+  auto it = params.find("ids");
+  if (it == params.end() || (*it).value.empty()) {
+    return BadQuery(std::move(route), "ids", "give the ids to wait for, comma-separated");
+  }
+  const std::string ids = (*it).value;
+  for (std::size_t at = 0;;) {
+    const std::size_t comma = std::min(ids.find(',', at), ids.size());
+    std::string id = ids.substr(at, comma - at);
+    if (id.empty()) return BadQuery(std::move(route), "ids", "an id is empty");
+    if (std::find(route.ids.begin(), route.ids.end(), id) != route.ids.end()) {
+      return BadQuery(std::move(route), "ids", "\"" + id + "\" is listed twice");
+    }
+    if (route.ids.size() == kMaxWaitIds) {
+      return BadQuery(std::move(route), "ids",
+                      "at most " + std::to_string(kMaxWaitIds) + " ids in one request");
+    }
+    route.ids.push_back(std::move(id));
+    if (comma == ids.size()) break;
+    at = comma + 1;
+  }
+  if (auto u = params.find("until"); u != params.end()) {
+    const std::string v = (*u).value;
+    if (v != "any" && v != "all") return BadQuery(std::move(route), "until", "use any or all");
+    route.until_all = v == "all";
+  }
+  route.timeout = kDefaultReadTimeout;
+  if (auto t = params.find("timeout_ms"); t != params.end()) {
+    std::uint64_t n = 0;
+    if (!ParseCount((*t).value, n)) {
+      return BadQuery(std::move(route), "timeout_ms", "must be a whole number, >= 0");
+    }
+    route.timeout = n > static_cast<std::uint64_t>(std::chrono::milliseconds(kMaxWait).count())
+                        ? kMaxWait
+                        : std::chrono::milliseconds(n);
+  }
+  return route;
+}
+
 std::string_view TemplateOf(Route::Kind kind) {
   using Kind = Route::Kind;
   switch (kind) {
@@ -110,6 +150,8 @@ std::string_view TemplateOf(Route::Kind kind) {
       return "/api/v0/processes/{id}/stream";
     case Kind::kHealth:
       return "/api/v0/health";
+    case Kind::kWaitMany:
+      return "/api/v0/processes/wait";
     case Kind::kMetrics:
       return "/metrics";
     case Kind::kOpenApi:
@@ -156,6 +198,12 @@ Route ParseRoute(std::string_view method, std::string_view target) {
   }
   std::string_view rest = path.substr(kPrefix.size() + 1);
   if (rest == "start") return only(post, Kind::kStart, "POST");
+  if (rest == "wait") {  // a fixed word, never an {id}: ids are UUIDs and stand before an action
+    if (!get) return only(false, Kind::kWaitMany, "GET");
+    route.kind = Kind::kWaitMany;
+    route.name = TemplateOf(Kind::kWaitMany);
+    return ParseWaitManyQuery(std::move(route), url->params());
+  }
   if (rest == "list") {
     if (!get) return only(false, Kind::kList, "GET");
     route.kind = Kind::kList;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace corral::api {
 
@@ -18,6 +19,8 @@ inline constexpr std::size_t kMaxListLimit = 1024;
 inline constexpr std::size_t kDefaultReadLimit = 65536;
 inline constexpr std::chrono::milliseconds kDefaultReadTimeout{30000};
 inline constexpr std::chrono::milliseconds kDefaultIdle{2000};
+// `/wait` (DESIGN §7.5): at most this many ids in one request (as many as `list` can show).
+inline constexpr std::size_t kMaxWaitIds = 1024;
 
 // What a request asks for, from its method and target alone.
 struct Route {
@@ -31,6 +34,7 @@ struct Route {
     kRead,    // GET /{id}/read
     kStream,  // GET /{id}/stream
     kHealth,
+    kWaitMany,          // GET /api/v0/processes/wait (DESIGN §7.5)
     kMetrics,           // GET /metrics
     kOpenApi,           // GET /api/v0/openapi.json
     kUi,                // GET /ui: the dashboard page, served without auth
@@ -59,6 +63,8 @@ struct Route {
   std::size_t limit = kDefaultReadLimit;          // kRead: ?limit, not clamped here
   Wait read_wait = Wait::kNone;                   // kRead: ?wait=output|exit|idle|listening
   std::chrono::milliseconds idle = kDefaultIdle;  // kRead: ?idle_ms
+  std::vector<std::string> ids;                   // kWaitMany: ?ids, in their order, each once
+  bool until_all = false;                         // kWaitMany: ?until=all (else any)
   std::string param;                              // kBadQuery: the parameter's name
   std::string allow;                              // kMethodNotAllowed
   std::string path;                               // the decoded path, for messages

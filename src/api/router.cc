@@ -160,6 +160,8 @@ asio::awaitable<Response> Router::Handle(const Request& request, const Route& ro
       co_return Input(route.id, chat, request.body);
     case Kind::kResize:
       co_return Resize(route.id, chat, request.body);
+    case Kind::kWaitMany:
+      co_return co_await WaitMany(route, chat, std::move(client_gone));
     case Kind::kHealth:
       co_return Health();
     case Kind::kMetrics:
@@ -396,6 +398,21 @@ Response Router::Resize(std::string_view id, const std::string& chat, std::strin
   }
   if (!s.ok()) return Error(500, "Failed to resize the terminal.", s.message());
   return Json(200, EncodeSize(size));
+asio::awaitable<Response> Router::WaitMany(const Route& route, const std::string& chat,
+                                           ClientGone client_gone) {
+  std::vector<std::shared_ptr<const proc::Process>> processes;
+  processes.reserve(route.ids.size());
+  for (const std::string& id : route.ids) {
+    auto p = table_.Find(id);
+    if (!p || !Visible(*p, chat)) co_return NotFound(id);
+    processes.push_back(std::move(p));
+  }
+  if (route.timeout.count() > 0) {
+    auto which = co_await (table_.WaitDone(processes, route.until_all) || Sleep(route.timeout) ||
+                           client_gone());
+    if (which.index() == 2) co_return Gone();
+  }
+  co_return Json(200, EncodeList(processes, PortsOf(table_, processes)));
 }
 
 Response Router::Health() {

@@ -80,6 +80,9 @@ class Router {
   // Talking to a running command (DESIGN §7.3).
   Response Input(std::string_view id, const std::string& chat, std::string_view body);
   Response Resize(std::string_view id, const std::string& chat, std::string_view body);
+  // GET /wait (DESIGN §7.5).
+  boost::asio::awaitable<Response> WaitMany(const Route& route, const std::string& chat,
+                                            ClientGone client_gone);
   Response Health();
   Response RenderMetrics();
 

@@ -266,9 +266,9 @@ std::shared_ptr<void> ProcessTable::HoldWaiter() {
   return std::shared_ptr<void>(nullptr, [n = waiters_](void*) { --*n; });
 }
 
-asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process) {
+asio::awaitable<void> ProcessTable::WaitDone(std::shared_ptr<const Process> process, bool counted) {
   if (!process->running()) co_return;
-  auto count = HoldWaiter();
+  auto count = counted ? HoldWaiter() : nullptr;
   // Our own entry, not the caller's const view: waiting on its event is the table's business.
   ProcessPtr p = processes_.at(process->id());
   co_await p->done_event_.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -108,7 +108,8 @@ inline constexpr std::string_view kInstanceVariable = "CORRAL_INSTANCE";
 // process_lifecycle.cc (the done state machine and retention), process_signals.cc (signals,
 // escapees, shutdown), process_reaping.cc (orphans), process_journal.cc (the journal, restart
 // recovery, idempotency keys).
-// process_deadline.cc holds the run deadlines, process_ports.cc the members of a command.
+// process_deadline.cc holds the run deadlines, process_ports.cc the members of a command,
+// process_waits.cc the waits on many.
 class ProcessTable {
  public:
   ProcessTable(boost::asio::any_io_executor ex, TableOptions options);
@@ -144,8 +145,15 @@ class ProcessTable {
   // kInternal when the OS refuses.
   base::Status Signal(const Process& process, int sig);
 
-  // Completes when the process is done (or at once if it is). Cancellable.
-  boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process);
+  // Completes when the process is done (or at once if it is). Counts as a waiter unless
+  // `counted` is false (the caller holds a HoldWaiter). Cancellable.
+  boost::asio::awaitable<void> WaitDone(std::shared_ptr<const Process> process,
+                                        bool counted = true);
+  // Completes once any of `processes` is done, or with `all` once every one is (at once if that
+  // holds already); counts as one waiter however many it waits on (process_waits.cc).
+  // Cancellable: a cancelled wait leaves nothing pending on any of them.
+  boost::asio::awaitable<void> WaitDone(std::vector<std::shared_ptr<const Process>> processes,
+                                        bool all);
 
   // Completes on the process's next output (an append), its pipe's end of file, or its end
   // (done); at once when its output is complete already. Counts as a waiter unless `counted`

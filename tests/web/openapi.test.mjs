@@ -231,6 +231,12 @@ test("wait answers validate", async (t) => {
   if (isMissingRoute(r)) return t.skip("GET /wait is not served by this build yet");
   assert.equal(r.status, 200);
   assert.equal((await check("get", W, "/api/v0/processes/wait?ids=nope")).status, 404);
+  assert.equal((await check("get", W, "/api/v0/processes/wait?ids=")).status, 400);
+  const sleeper = await startProcess("sleep 30");
+  const timedOut = await check("get", W, `/api/v0/processes/wait?ids=${sleeper},${id}&until=all&timeout_ms=50`);
+  assert.equal(timedOut.status, 200);
+  assert.deepEqual(timedOut.json.processes[0].listening_ports, []);
+  await check("post", "/api/v0/processes/{id}/signal", `/api/v0/processes/${sleeper}/signal`, { body: { signal: "kill" } });
 });
 
 test("every documented operation was exercised", () => {

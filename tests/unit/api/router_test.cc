@@ -56,6 +56,32 @@ TEST(ParseRoute, OutputWithWaitAndTimeout) {
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a/output?timeout_ms=1e3").kind, Kind::kBadQuery);
 }
 
+TEST(ParseRoute, WaitManyIsARouteOfItsOwnNotAnId) {
+  auto r = ParseRoute("GET", "/api/v0/processes/wait?ids=a,b%2Cc,d&until=all&timeout_ms=99");
+  EXPECT_EQ(r.kind, Kind::kWaitMany);
+  EXPECT_EQ(r.name, "/api/v0/processes/wait");
+  EXPECT_EQ(r.ids, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(r.until_all);
+  EXPECT_EQ(r.timeout, std::chrono::milliseconds(99));
+  auto defaults = ParseRoute("GET", "/api/v0/processes/wait?ids=a");
+  EXPECT_FALSE(defaults.until_all);
+  EXPECT_EQ(defaults.timeout, kDefaultReadTimeout);
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/wait?ids=a&timeout_ms=999999999").timeout,
+            kMaxWait);
+  EXPECT_EQ(ParseRoute("POST", "/api/v0/processes/wait?ids=a").allow, "GET");
+  for (const char* bad : {"", "?ids=", "?ids=a,,b", "?ids=a,", "?ids=a,b,a", "?until=x&ids=a"}) {
+    SCOPED_TRACE(bad);
+    auto b = ParseRoute("GET", std::string("/api/v0/processes/wait") + bad);
+    EXPECT_EQ(b.kind, Kind::kBadQuery);
+    EXPECT_EQ(b.name, "/api/v0/processes/wait");
+  }
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/wait?until=some&ids=a").param, "until");
+  EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/wait?ids=a&timeout_ms=-1").param, "timeout_ms");
+  std::string many = "/api/v0/processes/wait?ids=0";
+  for (std::size_t i = 1; i <= kMaxWaitIds; ++i) many += "," + std::to_string(i);
+  EXPECT_EQ(ParseRoute("GET", many).param, "ids");
+}
+
 TEST(ParseRoute, IdsArePercentDecodedAndNeverContainASlash) {
   EXPECT_EQ(ParseRoute("POST", "/api/v0/processes/a%20b/signal").id, "a b");
   EXPECT_EQ(ParseRoute("GET", "/api/v0/processes/a%2Fb/output").kind, Kind::kNotFound);

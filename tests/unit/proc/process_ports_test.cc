@@ -1,5 +1,5 @@
-// A command's members and listening ports (ProcessTable::Members, PortScan), and its run
-// deadline, with cgroup tracking and without it (process groups, as where no cgroup v2
+// A command's members and listening ports (ProcessTable::Members, PortScan), its run deadline,
+// and waits on many, with cgroup tracking and without it (process groups, as where no cgroup v2
 // hierarchy is writable).
 #include "proc/process_ports.h"
 
@@ -8,7 +8,12 @@
 
 #include <gtest/gtest.h>
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fstream>
 #include <functional>
 
@@ -144,6 +149,38 @@ TEST_P(ProcessPortsTest, TheDeadlineLeavesACommandDoneBeforeIt) {
   RunUntil([] { return false; }, std::chrono::milliseconds(400));  // past the deadline
   EXPECT_EQ((*p)->ended_by(), EndedBy::kExit);
   EXPECT_EQ((*p)->exit_status()->code, 4);
+}
+
+TEST_P(ProcessPortsTest, AWaitOnManyEndsWithTheFirstOrAllAndLeavesNothingPending) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  namespace asio = boost::asio;
+  auto slow = table_.Start({.command = "sleep 100"});
+  auto fast = table_.Start({.command = "sleep 0.2"});
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  // `any` of both ends with the fast one; `all` of both does not, and is cut by a timer.
+  int which_any = -1, which_all = -1;
+  // Built outside the coroutine: GCC 12 miscompiles an initializer list inside one.
+  const std::vector<std::shared_ptr<const Process>> both = {*slow, *fast};
+  const long slow_refs = slow->use_count();
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(ioc_, std::chrono::seconds(10));
+        auto any = co_await (table_.WaitDone(both, false) || timer.async_wait(asio::use_awaitable));
+        which_any = static_cast<int>(any.index());
+        EXPECT_EQ(table_.waiters(), 0u);
+        timer.expires_after(std::chrono::milliseconds(100));
+        auto all = co_await (table_.WaitDone(both, true) || timer.async_wait(asio::use_awaitable));
+        which_all = static_cast<int>(all.index());
+      },
+      asio::detached);
+  ASSERT_TRUE(RunUntil([&] { return which_all >= 0; }));
+  EXPECT_EQ(which_any, 0) << "the fast one ended the wait";
+  EXPECT_FALSE((*fast)->running());
+  EXPECT_EQ(which_all, 1) << "the slow one still runs";
+  for (int i = 0; i < 10; ++i) ioc_.poll();  // let the cancelled waits unwind
+  EXPECT_EQ(slow->use_count(), slow_refs) << "no wait still holds the slow process";
+  EXPECT_EQ(table_.waiters(), 0u);
 }
 
 }  // namespace
