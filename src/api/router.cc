@@ -398,6 +398,8 @@ Response Router::Resize(std::string_view id, const std::string& chat, std::strin
   }
   if (!s.ok()) return Error(500, "Failed to resize the terminal.", s.message());
   return Json(200, EncodeSize(size));
+}
+
 asio::awaitable<Response> Router::WaitMany(const Route& route, const std::string& chat,
                                            ClientGone client_gone) {
   std::vector<std::shared_ptr<const proc::Process>> processes;
