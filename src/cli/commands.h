@@ -60,6 +60,12 @@ struct LogsOptions {
 // unknown id included).
 int Logs(const ClientOptions& c, const LogsOptions& logs);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
+// `corral wait`: waits until any (`all`: every one) of processes `ids` is done, or `timeout`
+// passes; prints their state as `corral ps` does. Returns the command's exit status for one id;
+// for several, 0 when every one that is done exited 0, else 1; kStillRunningExit when the
+// timeout passed first (none done, or with `all` not all), kInterruptedExit after Ctrl-C.
+int Wait(const ClientOptions& c, const std::vector<std::string>& ids, bool all,
+         std::optional<std::chrono::milliseconds> timeout);
 // `corral send`: writes `text` to process `id`'s stdin, then closes it when `close`. Returns 0,
 // or kCorralFailedExit with the server's message (not running, no open stdin, queue full).
 int Send(const ClientOptions& c, const std::string& id, const std::string& text, bool close);

@@ -281,6 +281,19 @@ int main(int argc, char** argv) {
   send_cmd->add_flag("-n,--no-newline", send_no_newline, "Write the text without the newline");
   send_cmd->add_flag("--close", send_close, "Close its stdin after the text (EOF)");
 
+  std::vector<std::string> wait_ids;
+  bool wait_all = false;
+  std::int64_t wait_timeout_ms = -1;
+  CLI::App* wait_cmd = app.add_subcommand(
+      "wait",
+      "Wait until one of the processes is done (--all: every one), print their state as ps "
+      "does, and exit with the command's exit code for one id (for several: 0 when each one "
+      "done exited 0, else 1; 124 if --timeout ran out first)");
+  wait_cmd->add_option("id", wait_ids, "Process ids")->required();
+  wait_cmd->add_flag("--all", wait_all, "Wait until every one is done");
+  AddDuration(wait_cmd, "--timeout", wait_timeout_ms,
+              "Stop waiting after this long (the processes keep running)", "none");
+
   CLI::App* attach_cmd = app.add_subcommand(
       "attach", "Join a running terminal process (started with --tty) as `corral run --tty` does");
   attach_cmd->add_option("id", id, "Process id")->required();
@@ -352,6 +365,12 @@ int main(int argc, char** argv) {
       // Nothing at all with --close alone: only the EOF.
       if (!send_no_newline && !(send_text.empty() && send_close)) send_text += '\n';
       return cli::Send(client, id, send_text, send_close);
+    }
+    if (app.got_subcommand(wait_cmd)) {
+      return cli::Wait(client, wait_ids, wait_all,
+                       wait_timeout_ms >= 0
+                           ? std::optional(std::chrono::milliseconds(wait_timeout_ms))
+                           : std::nullopt);
     }
     if (app.got_subcommand(attach_cmd)) return cli::Attach(client, id);
     if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir, mcp_state_dir);

@@ -162,6 +162,42 @@ base::Result<json::object> CorralClient::WaitOutput(
   }
 }
 
+base::Result<json::object> CorralClient::WaitProcesses(
+    const std::vector<std::string>& ids, bool all,
+    std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop,
+    const std::function<void()>& after_slice) {
+  using std::chrono::milliseconds;
+  std::string target = std::string(kBase) + "wait?ids=";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) target += ',';
+    target += EncodeSegment(ids[i]);
+  }
+  target += all ? "&until=all" : "&until=any";
+  for (;;) {
+    milliseconds slice = deadlines_.wait_slice;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
+      slice = std::clamp(left, milliseconds(0), slice);
+    }
+    auto answer =
+        Call("GET", target + "&timeout_ms=" + std::to_string(slice.count()), {}, slice, stop);
+    if (!answer.ok()) return answer;
+    const auto* processes = answer->if_contains("processes");
+    if (!processes || !processes->is_array()) {
+      return Status(Code::kInternal, "the server's wait answer has no processes");
+    }
+    std::size_t done = 0;
+    for (const auto& p : processes->as_array()) {
+      const auto* running = p.is_object() ? p.as_object().if_contains("running") : nullptr;
+      if (running && running->is_bool() && !running->as_bool()) ++done;
+    }
+    if (all ? done == processes->as_array().size() : done > 0) return answer;
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return answer;
+    if (after_slice) after_slice();
+  }
+}
+
 base::Result<json::object> CorralClient::Read(const std::string& id, const ReadArgs& args,
                                               std::stop_token stop) {
   using Wait = ReadArgs::Wait;

@@ -92,6 +92,15 @@ class CorralClient {
       std::stop_token stop = {},
       const std::function<void(const boost::json::object&)>& after_slice = {}, bool clean = false);
 
+  // GET /wait (DESIGN §7.5): waits until any (`all`: every one) of processes `ids` is done or
+  // `deadline` passes (none: no limit), asking the server in slices of at most
+  // Deadlines::wait_slice; returns the last answer ({"processes": [...]} in the order of
+  // `ids`). When `stop` is requested, returns kUnavailable at once. 404: an unknown id.
+  base::Result<boost::json::object> WaitProcesses(
+      const std::vector<std::string>& ids, bool all,
+      std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop = {},
+      const std::function<void()>& after_slice = {});
+
   // One GET read. `args.timeout` is clamped to Deadlines::wait_slice. When `stop` is requested,
   // returns kUnavailable at once.
   base::Result<boost::json::object> Read(const std::string& id, const ReadArgs& args,

@@ -116,5 +116,50 @@ TEST_F(CliInteract, RunWithoutInteractiveLeavesStdinNull) {
   EXPECT_EQ(r.out, "end\n");
 }
 
+TEST_F(CliInteract, WaitForOneProcessExitsWithItsCodeAndShowsItsState) {
+  const std::string id = server_.Start("sleep 0.3; exit 3");
+  auto r = Corral({"wait", id});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.out.find("STATE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(id + "  exited    3"), std::string::npos) << r.out;
+}
+
+TEST_F(CliInteract, WaitForAnyReturnsOnceOneIsDone) {
+  const std::string quick = server_.Start("sleep 0.2");
+  const std::string slow = server_.Start("sleep 60");
+  auto r = Corral({"wait", slow, quick});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(slow + "  running"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(quick + "  exited    0"), std::string::npos) << r.out;
+  EXPECT_LT(r.out.find(slow), r.out.find(quick)) << "in the order given";
+  server_.Post("/api/v0/processes/" + slow + "/signal", R"({"signal":"kill"})");
+}
+
+TEST_F(CliInteract, WaitForAllWaitsForEveryOneAndFailsIfOneFailed) {
+  const std::string a = server_.Start("sleep 0.2");
+  const std::string b = server_.Start("sleep 0.6; exit 2");
+  auto r = Corral({"wait", "--all", a, b});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.out.find(a + "  exited    0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + "  exited    2"), std::string::npos) << r.out;
+  const std::string c = server_.Start("true");
+  auto ok = Corral({"wait", "--all", a, c});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST_F(CliInteract, WaitTimeoutLeavesTheProcessRunning) {
+  const std::string id = server_.Start("sleep 60");
+  auto r = Corral({"wait", "--timeout", "200ms", id});
+  EXPECT_EQ(r.exit_code, 124) << r.err;
+  EXPECT_NE(r.out.find(id + "  running"), std::string::npos) << r.out;
+  server_.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})");
+}
+
+TEST_F(CliInteract, WaitForAnUnknownProcessFails) {
+  auto r = Corral({"wait", "00000000-0000-4000-8000-000000000000"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("00000000-0000-4000-8000-000000000000"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace corral::testing
