@@ -17,7 +17,9 @@
 #include "base/text_file.h"
 #include "cli/embedded.h"
 #include "cli/interrupts.h"
+#include "cli/session.h"
 #include "cli/shell_quote.h"
+#include "cli/terminal.h"
 #include "mcp/mcp_server.h"
 
 namespace corral::cli {
@@ -163,6 +165,36 @@ class ChunkPrinter {
   bool spool_error_told_ = false;
 };
 
+// Prints processes as `corral ps` does (a header, then a line each; `all`: done ones too).
+void PrintProcesses(const json::array& processes, bool all) {
+  constexpr const char* kFormat = "%-36s  %-8s  %-7s  %5s  %s\n";
+  std::printf(kFormat, "ID", "STATE", "EXIT", "AGE", "COMMAND");
+  const std::size_t width = TerminalWidth();
+  const std::size_t fixed = 36 + 2 + 8 + 2 + 7 + 2 + 5 + 2;
+  for (const auto& v : processes) {
+    const auto& p = v.as_object();
+    const bool running = p.at("running").as_bool();
+    if (!running && !all) continue;
+    std::string state = "running", exit = "-";
+    if (!running) {
+      if (auto* by = p.if_contains("ended_by");
+          by && by->is_string() && by->as_string() == "lost") {
+        state = "lost";  // it ran under a server that died (DESIGN §7.4): no exit status
+      } else if (auto* sig = p.if_contains("exit_signal")) {
+        state = "killed";
+        exit = std::string(sig->as_string());
+      } else {
+        state = "exited";
+        exit = std::to_string(p.at("exit_code").as_int64());
+      }
+    }
+    std::string command(p.at("command").as_string());
+    if (width > fixed + 8) command = Shorten(command, width - fixed);
+    std::printf(kFormat, std::string(p.at("id").as_string()).c_str(), state.c_str(), exit.c_str(),
+                Age(p.at("started_at_unix").as_int64()).c_str(), command.c_str());
+  }
+}
+
 // Waits for a foreground command, printing its output as it comes (with --json: its output
 // answer at the end); Ctrl-C ends it (terminate, then kill) or, with --detach-on-interrupt,
 // leaves it running. Returns the exit status of `corral run`.
@@ -217,8 +249,20 @@ int Run(const ClientOptions& c, const RunOptions& run) {
   // First, before any thread exists (the TCP resolver starts one), so that Ctrl-C reaches only
   // the watcher.
   std::optional<Interrupts> interrupts;
-  if (!run.background) interrupts.emplace();
+  std::optional<TerminalSignals> terminal_signals;
+  if (run.tty && !run.background) {
+    terminal_signals.emplace();
+  } else if (!run.background) {
+    interrupts.emplace();
+  }
   client::StartArgs args;
+  if (run.deadline) args.deadline = *run.deadline;
+  if (run.interactive) args.stdin_mode = "pipe";
+  if (run.tty) {
+    auto size = TerminalSize(STDIN_FILENO);
+    if (!size) size = TerminalSize(STDOUT_FILENO);
+    args.tty = size.value_or(std::pair(0, 0));
+  }
   args.command = CommandLine(run.command);
   args.workdir = run.workdir;
   args.background = run.background;
@@ -263,6 +307,13 @@ int Run(const ClientOptions& c, const RunOptions& run) {
     }
     return 0;
   }
+  if (terminal_signals) {
+    const auto deadline =
+        run.timeout ? std::optional(std::chrono::steady_clock::now() + *run.timeout) : std::nullopt;
+    return TerminalSession(api, *destination, id, 0, *terminal_signals, deadline);
+  }
+  std::optional<InputForwarder> forward;
+  if (run.interactive) forward.emplace(*destination, id);
   return WaitInForeground(api, c, run, id, *interrupts);
 }
 
@@ -277,32 +328,7 @@ int Ps(const ClientOptions& c, bool all, std::optional<int> limit) {
     PrintJson(*list);
     return 0;
   }
-  constexpr const char* kFormat = "%-36s  %-8s  %-7s  %5s  %s\n";
-  std::printf(kFormat, "ID", "STATE", "EXIT", "AGE", "COMMAND");
-  const std::size_t width = TerminalWidth();
-  const std::size_t fixed = 36 + 2 + 8 + 2 + 7 + 2 + 5 + 2;
-  for (const auto& v : list->at("processes").as_array()) {
-    const auto& p = v.as_object();
-    const bool running = p.at("running").as_bool();
-    if (!running && !all) continue;
-    std::string state = "running", exit = "-";
-    if (!running) {
-      if (auto* by = p.if_contains("ended_by");
-          by && by->is_string() && by->as_string() == "lost") {
-        state = "lost";  // it ran under a server that died (DESIGN §7.4): no exit status
-      } else if (auto* sig = p.if_contains("exit_signal")) {
-        state = "killed";
-        exit = std::string(sig->as_string());
-      } else {
-        state = "exited";
-        exit = std::to_string(p.at("exit_code").as_int64());
-      }
-    }
-    std::string command(p.at("command").as_string());
-    if (width > fixed + 8) command = Shorten(command, width - fixed);
-    std::printf(kFormat, std::string(p.at("id").as_string()).c_str(), state.c_str(), exit.c_str(),
-                Age(p.at("started_at_unix").as_int64()).c_str(), command.c_str());
-  }
+  PrintProcesses(list->at("processes").as_array(), all);
   return 0;
 }
 
@@ -370,6 +396,77 @@ int Signal(const ClientOptions& c, const std::string& id, const std::string& sig
     std::printf("%s\n", std::string(sent->at("message").as_string()).c_str());
   }
   return 0;
+}
+
+int Wait(const ClientOptions& c, const std::vector<std::string>& ids, bool all,
+         std::optional<std::chrono::milliseconds> timeout) {
+  Interrupts interrupts;  // first, before any thread exists
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  const auto deadline =
+      timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
+  const std::stop_token interrupt = interrupts.Next();
+  auto waited = api.WaitProcesses(ids, all, deadline, interrupt);
+  if (!waited.ok() && interrupt.stop_requested()) return kInterruptedExit;
+  if (!waited.ok()) return ServerFailed(waited.status());
+  const auto& processes = waited->at("processes").as_array();
+  if (c.json) {
+    PrintJson(*waited);
+  } else {
+    PrintProcesses(processes, /*all=*/true);
+  }
+  std::size_t done = 0;
+  bool failed = false;
+  for (const auto& p : processes) {
+    if (p.at("running").as_bool()) continue;
+    ++done;
+    failed = failed || client::ShellExitStatus(p.as_object()) != 0;
+  }
+  if (done == 0 || (all && done < processes.size())) return kStillRunningExit;
+  if (processes.size() == 1) return client::ShellExitStatus(processes[0].as_object());
+  return failed ? 1 : 0;
+}
+
+int Send(const ClientOptions& c, const std::string& id, const std::string& text, bool close) {
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  auto sent = api.Input(id, text, close);
+  if (!sent.ok()) return ServerFailed(sent.status());
+  if (c.json) PrintJson(*sent);
+  return 0;
+}
+
+int Attach(const ClientOptions& c, const std::string& id) {
+  TerminalSignals signals;  // first, before any thread exists
+  auto destination = DestinationFor(c);
+  if (!destination.ok()) return Fail(destination.status());
+  client::HttpClient http(*destination);
+  client::CorralClient api(http);
+  // Where its output ends now: the session shows what comes from here on.
+  auto now = api.Read(id, {.limit = 1});
+  if (!now.ok()) return ServerFailed(now.status());
+  const auto* stdin_mode = now->if_contains("stdin");
+  if (!now->at("running").as_bool()) {
+    std::fprintf(stderr, "corral: process %s is not running\n", id.c_str());
+    return kCorralFailedExit;
+  }
+  if (!stdin_mode || !stdin_mode->is_string() || stdin_mode->as_string() != "tty") {
+    std::fprintf(stderr,
+                 "corral: process %s has no terminal (start it with `corral run --tty`); "
+                 "`corral logs -f %s` follows its output, `corral send` writes to a pipe\n",
+                 id.c_str(), id.c_str());
+    return kCorralFailedExit;
+  }
+  if (auto size = TerminalSize(STDIN_FILENO)) {
+    auto resized = api.Resize(id, size->first, size->second);
+    if (!resized.ok()) return ServerFailed(resized.status());
+  }
+  const std::uint64_t end = now->at("total_bytes").to_number<std::uint64_t>();
+  return TerminalSession(api, *destination, id, end, signals, std::nullopt);
 }
 
 int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,

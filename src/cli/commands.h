@@ -27,6 +27,13 @@ struct RunOptions {
   bool detach_on_interrupt = false;  // Ctrl-C leaves the command running instead of ending it
   std::optional<std::chrono::milliseconds> timeout;
   std::string idempotency_key;  // sent as Idempotency-Key when not empty
+  // A run deadline (DESIGN §7.3, sent as timeout_ms): the server ends the command after it.
+  std::optional<std::chrono::milliseconds> deadline;
+  // -i: local stdin forwarded to the command's stdin (a pipe), its EOF closing it.
+  bool interactive = false;
+  // --tty: the command on a terminal of the local terminal's size; a terminal session
+  // (session.h): raw mode, keystrokes and size forwarded. Excludes `interactive`.
+  bool tty = false;
 };
 
 // The exit statuses of `corral` that are not a command's own. Each subcommand returns one of
@@ -53,6 +60,18 @@ struct LogsOptions {
 // unknown id included).
 int Logs(const ClientOptions& c, const LogsOptions& logs);
 int Signal(const ClientOptions& c, const std::string& id, const std::string& signal);
+// `corral wait`: waits until any (`all`: every one) of processes `ids` is done, or `timeout`
+// passes; prints their state as `corral ps` does. Returns the command's exit status for one id;
+// for several, 0 when every one that is done exited 0, else 1; kStillRunningExit when the
+// timeout passed first (none done, or with `all` not all), kInterruptedExit after Ctrl-C.
+int Wait(const ClientOptions& c, const std::vector<std::string>& ids, bool all,
+         std::optional<std::chrono::milliseconds> timeout);
+// `corral send`: writes `text` to process `id`'s stdin, then closes it when `close`. Returns 0,
+// or kCorralFailedExit with the server's message (not running, no open stdin, queue full).
+int Send(const ClientOptions& c, const std::string& id, const std::string& text, bool close);
+// `corral attach`: a terminal session (session.h) on running process `id`, which must run on a
+// terminal, from its output's current end. Exit statuses as TerminalSession's.
+int Attach(const ClientOptions& c, const std::string& id);
 // `corral mcp`: serves MCP on stdio against the server in `c`, or an embedded one (ephemeral
 // unless given a state dir).
 int Mcp(const ClientOptions& c, bool embedded, const std::string& workdir,

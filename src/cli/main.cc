@@ -213,6 +213,21 @@ int main(int argc, char** argv) {
       ->type_name("KEY");
   AddDuration(run_cmd, "--timeout", run_timeout_ms,
               "Stop waiting after this long (the command keeps running)", "none");
+  std::int64_t run_deadline_ms = -1;
+  AddDuration(run_cmd, "--deadline", run_deadline_ms,
+              "A run deadline: the server ends the command (SIGTERM, SIGKILL 5 s later) once it "
+              "has run this long, whoever waits (e.g. 90s, 10m, 2h; at most 7 days)",
+              "none")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{7} * 24 * 3'600'000, "1ms to 7 days"));
+  CLI::Option* interactive_flag =
+      run_cmd->add_flag("-i,--interactive", run.interactive,
+                        "Forward local stdin to the command's stdin (a pipe); local EOF closes it");
+  run_cmd
+      ->add_flag("-t,--tty", run.tty,
+                 "Run on a terminal the size of the local one, as `docker exec -it`: the local "
+                 "terminal in raw mode (Ctrl-C goes to the command), keystrokes and window size "
+                 "forwarded; SIGTERM/SIGHUP to corral leave the command running")
+      ->excludes(interactive_flag);
   run_cmd
       ->add_option("command", run_words,
                    "After --: one word is a shell command line as given ('make && make test'); "
@@ -260,6 +275,34 @@ int main(int argc, char** argv) {
   signal_cmd->add_option("signal", signal, "terminate (SIGTERM) or kill (SIGKILL)")
       ->required()
       ->check(CLI::IsMember({"terminate", "kill"}));
+
+  std::string send_text;
+  bool send_close = false;
+  CLI::App* send_cmd = app.add_subcommand(
+      "send", "Write text to a running process's stdin (started with run -i, --tty or stdin pipe)");
+  send_cmd->add_option("id", id, "Process id")->required();
+  send_cmd->add_option("text", send_text, "The text; a newline follows it (as Enter would)")
+      ->required(false);
+  bool send_no_newline = false;
+  send_cmd->add_flag("-n,--no-newline", send_no_newline, "Write the text without the newline");
+  send_cmd->add_flag("--close", send_close, "Close its stdin after the text (EOF)");
+
+  std::vector<std::string> wait_ids;
+  bool wait_all = false;
+  std::int64_t wait_timeout_ms = -1;
+  CLI::App* wait_cmd = app.add_subcommand(
+      "wait",
+      "Wait until one of the processes is done (--all: every one), print their state as ps "
+      "does, and exit with the command's exit code for one id (for several: 0 when each one "
+      "done exited 0, else 1; 124 if --timeout ran out first)");
+  wait_cmd->add_option("id", wait_ids, "Process ids")->required();
+  wait_cmd->add_flag("--all", wait_all, "Wait until every one is done");
+  AddDuration(wait_cmd, "--timeout", wait_timeout_ms,
+              "Stop waiting after this long (the processes keep running)", "none");
+
+  CLI::App* attach_cmd = app.add_subcommand(
+      "attach", "Join a running terminal process (started with --tty) as `corral run --tty` does");
+  attach_cmd->add_option("id", id, "Process id")->required();
 
   bool embedded = false;
   std::string mcp_workdir;
@@ -315,6 +358,7 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand(run_cmd)) {
       if (run_timeout_ms >= 0) run.timeout = std::chrono::milliseconds(run_timeout_ms);
+      if (run_deadline_ms > 0) run.deadline = std::chrono::milliseconds(run_deadline_ms);
       return cli::Run(client, run);
     }
     if (app.got_subcommand(ps_cmd)) {
@@ -323,6 +367,18 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(output_cmd)) return cli::Output(client, id, wait, clean);
     if (app.got_subcommand(logs_cmd)) return cli::Logs(client, logs);
     if (app.got_subcommand(signal_cmd)) return cli::Signal(client, id, signal);
+    if (app.got_subcommand(send_cmd)) {
+      // Nothing at all with --close alone: only the EOF.
+      if (!send_no_newline && !(send_text.empty() && send_close)) send_text += '\n';
+      return cli::Send(client, id, send_text, send_close);
+    }
+    if (app.got_subcommand(wait_cmd)) {
+      return cli::Wait(client, wait_ids, wait_all,
+                       wait_timeout_ms >= 0
+                           ? std::optional(std::chrono::milliseconds(wait_timeout_ms))
+                           : std::nullopt);
+    }
+    if (app.got_subcommand(attach_cmd)) return cli::Attach(client, id);
     if (app.got_subcommand(mcp_cmd)) return cli::Mcp(client, embedded, mcp_workdir, mcp_state_dir);
   } catch (const std::exception& e) {
     base::LogError(e.what());

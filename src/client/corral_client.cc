@@ -87,6 +87,15 @@ base::Result<json::object> CorralClient::Start(const StartArgs& args, bool* repl
     body["env"] = std::move(env);
   }
   if (args.background) body["background"] = true;
+  if (!args.stdin_mode.empty()) body["stdin"] = args.stdin_mode;
+  if (args.tty) {
+    if (args.tty->first > 0 && args.tty->second > 0) {
+      body["tty"] = {{"rows", args.tty->first}, {"cols", args.tty->second}};
+    } else {
+      body["tty"] = true;
+    }
+  }
+  if (args.deadline.count() > 0) body["timeout_ms"] = args.deadline.count();
   HttpHeaders headers;
   if (!args.idempotency_key.empty()) headers.emplace_back("Idempotency-Key", args.idempotency_key);
   HttpHeaders answer_headers;
@@ -115,6 +124,21 @@ base::Result<json::object> CorralClient::Signal(const std::string& id, const std
   return Call("POST", std::string(kBase) + EncodeSegment(id) + "/signal", json::serialize(body));
 }
 
+base::Result<json::object> CorralClient::Input(const std::string& id, std::string_view data,
+                                               bool close) {
+  json::object body;
+  body["data"] = data;
+  if (close) body["close"] = true;
+  return Call("POST", std::string(kBase) + EncodeSegment(id) + "/input", json::serialize(body));
+}
+
+base::Result<json::object> CorralClient::Resize(const std::string& id, int rows, int cols) {
+  json::object body;
+  body["rows"] = rows;
+  body["cols"] = cols;
+  return Call("POST", std::string(kBase) + EncodeSegment(id) + "/resize", json::serialize(body));
+}
+
 base::Result<json::object> CorralClient::WaitOutput(
     const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
     std::stop_token stop, const std::function<void(const json::object&)>& after_slice, bool clean) {
@@ -138,6 +162,42 @@ base::Result<json::object> CorralClient::WaitOutput(
   }
 }
 
+base::Result<json::object> CorralClient::WaitProcesses(
+    const std::vector<std::string>& ids, bool all,
+    std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop,
+    const std::function<void()>& after_slice) {
+  using std::chrono::milliseconds;
+  std::string target = std::string(kBase) + "wait?ids=";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) target += ',';
+    target += EncodeSegment(ids[i]);
+  }
+  target += all ? "&until=all" : "&until=any";
+  for (;;) {
+    milliseconds slice = deadlines_.wait_slice;
+    if (deadline) {
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
+      slice = std::clamp(left, milliseconds(0), slice);
+    }
+    auto answer =
+        Call("GET", target + "&timeout_ms=" + std::to_string(slice.count()), {}, slice, stop);
+    if (!answer.ok()) return answer;
+    const auto* processes = answer->if_contains("processes");
+    if (!processes || !processes->is_array()) {
+      return Status(Code::kInternal, "the server's wait answer has no processes");
+    }
+    std::size_t done = 0;
+    for (const auto& p : processes->as_array()) {
+      const auto* running = p.is_object() ? p.as_object().if_contains("running") : nullptr;
+      if (running && running->is_bool() && !running->as_bool()) ++done;
+    }
+    if (all ? done == processes->as_array().size() : done > 0) return answer;
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return answer;
+    if (after_slice) after_slice();
+  }
+}
+
 base::Result<json::object> CorralClient::Read(const std::string& id, const ReadArgs& args,
                                               std::stop_token stop) {
   using Wait = ReadArgs::Wait;
@@ -148,7 +208,23 @@ base::Result<json::object> CorralClient::Read(const std::string& id, const ReadA
   std::chrono::milliseconds waits{0};
   if (args.wait != Wait::kNone) {
     waits = std::clamp(args.timeout, std::chrono::milliseconds(0), deadlines_.wait_slice);
-    target += args.wait == Wait::kOutput ? "&wait=output" : "&wait=exit";
+    switch (args.wait) {
+      case Wait::kOutput:
+        target += "&wait=output";
+        break;
+      case Wait::kExit:
+        target += "&wait=exit";
+        break;
+      case Wait::kIdle:
+        target += "&wait=idle";
+        if (args.idle.count() > 0) target += "&idle_ms=" + std::to_string(args.idle.count());
+        break;
+      case Wait::kListening:
+        target += "&wait=listening";
+        break;
+      case Wait::kNone:
+        break;
+    }
     target += "&timeout_ms=" + std::to_string(waits.count());
   }
   return Call("GET", target, {}, waits, std::move(stop));

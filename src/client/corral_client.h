@@ -23,17 +23,26 @@ struct StartArgs {
   // Sent as Idempotency-Key when not empty: a repeat with the same key and request answers with
   // the first process instead of starting another (DESIGN §7.4).
   std::string idempotency_key;
+  // DESIGN §7.3. "pipe": stdin kept open for Input(); empty: the server's default ("null").
+  std::string stdin_mode;
+  // Run on a pseudo-terminal of this size (rows or cols 0: the server's default, 24x80).
+  std::optional<std::pair<int, int>> tty;  // {rows, cols}
+  // A run deadline, sent as timeout_ms (0: none): SIGTERM to the command, SIGKILL 5 s later.
+  std::chrono::milliseconds deadline{0};
 };
 
 // A GET /{id}/read (DESIGN §7.2).
 struct ReadArgs {
-  enum class Wait { kNone, kOutput, kExit };
+  enum class Wait { kNone, kOutput, kExit, kIdle, kListening };
   std::uint64_t offset = 0;
   std::size_t limit = 0;  // raw bytes; 0: the server's default (64 KiB); it clamps to 1 MiB
   Wait wait = Wait::kNone;
   // With `wait`: the most the server holds the request (sent as timeout_ms).
   std::chrono::milliseconds timeout{0};
   bool clean = false;  // view=clean
+  // With Wait::kIdle: how long the output must stay quiet (sent as idle_ms; 0: the server's
+  // default, 2 s). Such a read also ends when the command waits for input.
+  std::chrono::milliseconds idle{0};
 };
 
 // How long a client gives the server. A server that stops answering (stopped, hung) is noticed
@@ -66,6 +75,13 @@ class CorralClient {
   // One GET output, without waiting; `clean`: view=clean.
   base::Result<boost::json::object> Output(const std::string& id, bool clean = false);
   base::Result<boost::json::object> Signal(const std::string& id, const std::string& signal);
+  // POST /{id}/input: writes `data` to the command's stdin, then closes it when `close`.
+  // 409 (kFailedPrecondition): not running, or no open stdin; 503 (kResourceExhausted): its
+  // input queue is full (nothing was written).
+  base::Result<boost::json::object> Input(const std::string& id, std::string_view data,
+                                          bool close = false);
+  // POST /{id}/resize of a command on a terminal; 409 when it has none.
+  base::Result<boost::json::object> Resize(const std::string& id, int rows, int cols);
 
   // Waits until the process is done or `deadline` passes (none: no limit), asking the server in
   // slices of at most `Deadlines::wait_slice`; returns the last output answer (still running if
@@ -75,6 +91,15 @@ class CorralClient {
       const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
       std::stop_token stop = {},
       const std::function<void(const boost::json::object&)>& after_slice = {}, bool clean = false);
+
+  // GET /wait (DESIGN §7.5): waits until any (`all`: every one) of processes `ids` is done or
+  // `deadline` passes (none: no limit), asking the server in slices of at most
+  // Deadlines::wait_slice; returns the last answer ({"processes": [...]} in the order of
+  // `ids`). When `stop` is requested, returns kUnavailable at once. 404: an unknown id.
+  base::Result<boost::json::object> WaitProcesses(
+      const std::vector<std::string>& ids, bool all,
+      std::optional<std::chrono::steady_clock::time_point> deadline, std::stop_token stop = {},
+      const std::function<void()>& after_slice = {});
 
   // One GET read. `args.timeout` is clamped to Deadlines::wait_slice. When `stop` is requested,
   // returns kUnavailable at once.

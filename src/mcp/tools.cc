@@ -7,131 +7,6 @@ namespace corral::mcp {
 namespace json = boost::json;
 namespace {
 
-// The tool definitions: names, descriptions written for a model, input and output schemas.
-const json::array& Definitions() {
-  static const json::array tools = [] {
-    const json::value process_result = json::parse(R"({
-      "type": "object",
-      "properties": {
-        "id": {"type": "string"},
-        "output": {"type": "string"},
-        "running": {"type": "boolean"},
-        "exit_code": {"type": "integer"},
-        "exit_signal": {"type": "string"},
-        "ended_by": {"type": "string"},
-        "truncated": {"type": "object"},
-        "offset": {"type": "integer"},
-        "next_offset": {"type": "integer"},
-        "total_bytes": {"type": "integer"},
-        "remaining_bytes": {"type": "integer"},
-        "eof": {"type": "boolean"},
-        "gap": {"type": "object"},
-        "replayed": {"type": "boolean"}
-      },
-      "required": ["id", "running"]
-    })");
-    json::array t;
-    t.push_back({{"name", "run_command"},
-                 {"title", "Run a shell command"},
-                 {"description",
-                  "Run a shell command (sh -c) and return its output and exit code. Waits up to "
-                  "timeout_ms (default 10000; at most 50000 unless the request asks for "
-                  "progress notifications) for it to finish. If it is still running then, "
-                  "the output so far is returned with running=true, the process id and "
-                  "next_offset; the process is NOT stopped: call process_output with "
-                  "offset=next_offset to get only what it printed after that (no byte twice, "
-                  "none lost), or stop it with signal_process. A long output shows its first "
-                  "and last 16 KiB; process_output with an offset reads any part exactly. With "
-                  "background=true, returns the id at once (next_offset 0). If you may retry "
-                  "this call, pass an idempotency_key: a repeat with the same key and arguments "
-                  "returns the process the first call started (replayed=true) instead of "
-                  "running the command again."},
-                 {"inputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {
-                      "command": {"type": "string", "minLength": 1,
-                                  "description": "Shell command line, run as sh -c COMMAND."},
-                      "workdir": {"type": "string",
-                                  "description": "Working directory; defaults to the server's."},
-                      "env": {"type": "object", "additionalProperties": {"type": "string"},
-                              "description": "Extra environment variables."},
-                      "background": {"type": "boolean",
-                                     "description": "Return at once without waiting."},
-                      "timeout_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                     "description": "How long to wait for the command to finish (default 10000). Does not kill it."},
-                      "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 255,
-                                          "description": "Any unique string (printable ASCII) naming this start, such as a UUID: the same key with the same arguments never runs the command twice, even across a restart of the server."}
-                    },
-                    "required": ["command"]
-                  })")},
-                 {"outputSchema", process_result}});
-    t.push_back({{"name", "process_output"},
-                 {"title", "Read a process's output"},
-                 {"description",
-                  "Read a process started by run_command: its output, running state and exit "
-                  "code. Without offset: the whole output so far as a view of its first and last "
-                  "16 KiB, and next_offset. With offset (the next_offset of the previous "
-                  "run_command or process_output result): only the output after that byte "
-                  "offset, at most 16 KiB per call, and next_offset to pass next time; "
-                  "remaining_bytes counts what is already there beyond it (call again to read "
-                  "on, or pass a larger offset to skip ahead: offsets are bytes, total_bytes is "
-                  "the end). Following a long build this way gives every byte exactly once. "
-                  "With wait_ms, first waits up to that long for the process to finish "
-                  "(waiting never stops it), then reads."},
-                 {"inputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {
-                      "id": {"type": "string", "description": "The process id."},
-                      "offset": {"type": "integer", "minimum": 0,
-                                 "description": "Return only the output after this byte offset (a next_offset you were given), at most 16 KiB."},
-                      "clean": {"type": "boolean",
-                                "description": "Show the output without terminal escape sequences (colors), with progress bars collapsed to their last frame and very long lines cut in the middle. Offsets still count the raw bytes."},
-                      "wait_ms": {"type": "integer", "minimum": 0, "maximum": 600000,
-                                  "description": "Wait up to this long for the process to finish (at most 50000 unless the request asks for progress notifications)."}
-                    },
-                    "required": ["id"]
-                  })")},
-                 {"outputSchema", process_result}});
-    t.push_back({{"name", "list_processes"},
-                 {"title", "List processes"},
-                 {"description",
-                  "List recent processes (running first, then newest; at most `limit`, default "
-                  "10) with their ids, commands, running state and exit codes."},
-                 {"inputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {
-                      "limit": {"type": "integer", "minimum": 1,
-                                "description": "How many to list (default 10; the server lists at most 1024)."}
-                    }
-                  })")},
-                 {"outputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {"processes": {"type": "array", "items": {"type": "object"}}},
-                    "required": ["processes"]
-                  })")}});
-    t.push_back({{"name", "signal_process"},
-                 {"title", "Stop a process"},
-                 {"description",
-                  "Send a signal to a process and everything it started (its process group): "
-                  "terminate (SIGTERM, lets it clean up) or kill (SIGKILL, immediate)."},
-                 {"inputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {
-                      "id": {"type": "string", "description": "The process id."},
-                      "signal": {"type": "string", "enum": ["terminate", "kill"]}
-                    },
-                    "required": ["id", "signal"]
-                  })")},
-                 {"outputSchema", json::parse(R"({
-                    "type": "object",
-                    "properties": {"message": {"type": "string"}},
-                    "required": ["message"]
-                  })")}});
-    return t;
-  }();
-  return tools;
-}
-
 // A failed argument check, reported as JSON-RPC invalid params.
 struct BadParams {
   std::string why;
@@ -189,6 +64,13 @@ std::string StateLine(const json::object& o) {
   const std::string id(o.at("id").as_string());
   if (o.at("running").as_bool()) {
     std::string line = "[process " + id + " is still running; ";
+    if (const auto* w = o.if_contains("waiting_for_input"); w && w->is_bool() && w->as_bool()) {
+      line += "it is waiting for input: answer with send_input; ";
+    }
+    if (const auto* ports = o.if_contains("listening_ports");
+        ports && ports->is_array() && !ports->as_array().empty()) {
+      line += "it listens on TCP port(s) " + json::serialize(*ports) + "; ";
+    }
     if (const auto* next = o.if_contains("next_offset")) {
       line += "call process_output with offset=" + json::serialize(*next) +
               " (and wait_ms to wait for it to finish) for what it prints next, or "
@@ -338,9 +220,44 @@ json::object WaitResult(client::CorralClient& api, const std::string& id,
   return ProcessResult(id, std::move(*out));
 }
 
-}  // namespace
+// Waits for process `id` to answer: until it is done, or it waits for input with its output
+// quiet for kQuiet, or `wait` passes, or `stop` is requested; following its output from `from`
+// (which the result reads from: an answer is what it printed after that). Throttled `progress`.
+base::Status WaitForReply(client::CorralClient& api, const std::string& id, std::uint64_t from,
+                          std::chrono::milliseconds wait, std::stop_token stop,
+                          const WaitProgress& progress) {
+  using std::chrono::milliseconds;
+  using std::chrono::steady_clock;
+  // The quiet that, with waiting_for_input, says the command is done answering: a prompt is
+  // written before the read that waits, so a short one suffices.
+  constexpr milliseconds kQuiet{100};
+  const auto begin = steady_clock::now();
+  auto reported = begin;
+  std::uint64_t offset = from;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<milliseconds>(begin + wait - steady_clock::now());
+    if (left.count() <= 0) return base::Status();
+    auto read = api.Read(id,
+                         {.offset = offset,
+                          .limit = 1024 * 1024,
+                          .wait = client::ReadArgs::Wait::kOutput,
+                          .timeout = std::min(left, kQuiet)},
+                         stop);
+    if (!read.ok()) return stop.stop_requested() ? base::Status() : read.status();
+    const std::uint64_t next = client::NextOffset(*read);
+    const bool quiet = next == offset && !read->contains("gap");
+    offset = next;
+    if (!read->at("running").as_bool()) return base::Status();
+    const auto* waiting = read->if_contains("waiting_for_input");
+    if (quiet && waiting && waiting->is_bool() && waiting->as_bool()) return base::Status();
+    if (progress && steady_clock::now() - reported >= std::chrono::seconds(1)) {
+      reported = steady_clock::now();
+      progress(std::chrono::duration_cast<milliseconds>(reported - begin));
+    }
+  }
+}
 
-const json::array& ToolDefinitions() { return Definitions(); }
+}  // namespace
 
 std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
   using Tool = ToolCall::Tool;
@@ -364,7 +281,21 @@ std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
         if (!bg->is_bool()) throw BadParams{"\"background\" must be a boolean"};
         call.start.background = bg->as_bool();
       }
-      call.wait = Milliseconds(args, "timeout_ms").value_or(kDefaultWait);
+      // timeout_ms was how long to wait before DESIGN §7.3; it is a deadline now, and the wait
+      // is yield_ms.
+      call.wait = std::chrono::milliseconds(
+          Integer(args, "yield_ms", 0, kMaxYield.count()).value_or(kDefaultWait.count()));
+      if (auto deadline = Integer(args, "timeout_ms", 0, std::int64_t{7} * 24 * 3'600'000)) {
+        call.start.deadline = std::chrono::milliseconds(*deadline);
+      }
+      const std::string stdin_mode = String(args, "stdin", false);
+      if (stdin_mode == "tty") {
+        call.start.tty = std::pair(0, 0);
+      } else if (stdin_mode == "pipe") {
+        call.start.stdin_mode = "pipe";
+      } else if (!stdin_mode.empty() && stdin_mode != "null") {
+        throw BadParams{"\"stdin\" must be \"null\", \"pipe\" or \"tty\""};
+      }
       call.start.idempotency_key = String(args, "idempotency_key", false);
     } else if (tool == "process_output") {
       call.tool = Tool::kProcessOutput;
@@ -377,6 +308,31 @@ std::variant<ToolCall, InvalidCall> ParseToolCall(const json::object& params) {
         if (!clean->is_bool()) throw BadParams{"\"clean\" must be a boolean"};
         call.clean = clean->as_bool();
       }
+    } else if (tool == "send_input") {
+      call.tool = Tool::kSendInput;
+      call.id = String(args, "id", true);
+      call.text = String(args, "text", false);
+      if (auto* close = args.if_contains("close"); close && !close->is_null()) {
+        if (!close->is_bool()) throw BadParams{"\"close\" must be a boolean"};
+        call.close = close->as_bool();
+      }
+      call.wait = std::chrono::milliseconds(
+          Integer(args, "yield_ms", 0, kMaxYield.count()).value_or(kDefaultInputYield.count()));
+    } else if (tool == "wait_processes") {
+      call.tool = Tool::kWaitProcesses;
+      const json::value* ids = args.if_contains("ids");
+      if (!ids || !ids->is_array() || ids->as_array().empty()) {
+        throw BadParams{"\"ids\" must be a non-empty array of process ids"};
+      }
+      for (const auto& id : ids->as_array()) {
+        if (!id.is_string()) throw BadParams{"\"ids\" must be an array of strings"};
+        call.ids.emplace_back(id.as_string());
+      }
+      if (auto* all = args.if_contains("all"); all && !all->is_null()) {
+        if (!all->is_bool()) throw BadParams{"\"all\" must be a boolean"};
+        call.all = all->as_bool();
+      }
+      call.wait = Milliseconds(args, "timeout_ms").value_or(std::chrono::milliseconds(30'000));
     } else if (tool == "list_processes") {
       call.tool = Tool::kListProcesses;
       // The server caps it.
@@ -419,12 +375,44 @@ json::object RunTool(const ToolCall& call, client::CorralClient& api, std::stop_
                                 "read its output as it comes.",
                             std::move(o));
         }
+        if (!call.start.stdin_mode.empty() || call.start.tty) {
+          // It may wait for input rather than end: answer then, as send_input does.
+          auto waited = WaitForReply(api, id, 0, *call.wait, stop, progress);
+          if (!waited.ok()) return ToolFailure(waited);
+          return WaitResult(api, id, {}, std::nullopt, /*clean=*/false, stop, {}, replayed);
+        }
         return WaitResult(api, id, *call.wait, std::nullopt, /*clean=*/false, stop, progress,
                           replayed);
+      }
+      case Tool::kSendInput: {
+        // Where its output ends before the write: the answer is what comes after.
+        auto from = TotalBytes(api, call.id);
+        if (!from.ok()) return ToolFailure(from.status());
+        auto sent = api.Input(call.id, call.text, call.close);
+        if (!sent.ok()) return ToolFailure(sent.status());
+        auto waited = WaitForReply(api, call.id, *from, *call.wait, stop, progress);
+        if (!waited.ok()) return ToolFailure(waited);
+        return ReadResult(api, call.id, *from, /*clean=*/false);
       }
       case Tool::kProcessOutput:
         return WaitResult(api, call.id, call.wait.value_or(std::chrono::milliseconds(0)),
                           call.offset, call.clean, stop, progress);
+      case Tool::kWaitProcesses: {
+        const auto begin = std::chrono::steady_clock::now();
+        auto waited = api.WaitProcesses(call.ids, call.all, begin + *call.wait, stop, [&] {
+          if (progress) {
+            progress(std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - begin));
+          }
+        });
+        if (!waited.ok() && stop.stop_requested()) {
+          // Cancelled: their state now.
+          waited = api.WaitProcesses(call.ids, call.all, begin);
+        }
+        if (!waited.ok()) return ToolFailure(waited.status());
+        std::string text = ListText(*waited);
+        return ToolResult(std::move(text), std::move(*waited));
+      }
       case Tool::kListProcesses: {
         auto list = api.List(call.limit);
         if (!list.ok()) return ToolFailure(list.status());

@@ -10,13 +10,18 @@
 #include <stop_token>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "client/corral_client.h"
 
 namespace corral::mcp {
 
-// How long run_command waits when not told, and the most any tool waits.
+// How long run_command waits when not told (yield_ms), and the most it waits.
 inline constexpr std::chrono::milliseconds kDefaultWait{10'000};
+inline constexpr std::chrono::milliseconds kMaxYield{30'000};
+// How long send_input waits for what the command prints when not told.
+inline constexpr std::chrono::milliseconds kDefaultInputYield{2'000};
+// The most any tool waits.
 inline constexpr std::chrono::milliseconds kMaxWait{10 * 60 * 1000};
 // The most a tool waits for a client that did not ask for progress notifications: the official
 // SDKs give up on a request after 60 s by default, and a late answer is lost.
@@ -31,18 +36,31 @@ const boost::json::array& ToolDefinitions();
 
 // A tools/call whose arguments were checked.
 struct ToolCall {
-  enum class Tool { kRunCommand, kProcessOutput, kListProcesses, kSignalProcess };
+  enum class Tool {
+    kRunCommand,
+    kProcessOutput,
+    kListProcesses,
+    kSignalProcess,
+    kSendInput,
+    kWaitProcesses
+  };
   Tool tool = Tool::kListProcesses;
-  client::StartArgs start;  // kRunCommand (idempotency_key included)
-  std::string id;           // kProcessOutput, kSignalProcess
+  // kRunCommand (idempotency_key, stdin, tty and the deadline included)
+  client::StartArgs start;
+  std::string id;  // kProcessOutput, kSignalProcess, kSendInput
   // kProcessOutput: read from this raw byte offset of the output (at most kMaxReadBytes) rather
   // than render the head+tail view.
   std::optional<std::uint64_t> offset;
   bool clean = false;  // kProcessOutput: the clean view (DESIGN §7.3)
-  // kRunCommand: how long to wait (always set); kProcessOutput: wait_ms, if given.
+  // kRunCommand, kSendInput: how long to wait, yield_ms (always set); kProcessOutput: wait_ms,
+  // if given; kWaitProcesses: timeout_ms (always set).
   std::optional<std::chrono::milliseconds> wait;
-  std::string signal;        // kSignalProcess: "terminate" or "kill"
-  std::optional<int> limit;  // kListProcesses
+  std::vector<std::string> ids;  // kWaitProcesses
+  bool all = false;              // kWaitProcesses: until every one is done
+  std::string text;              // kSendInput
+  bool close = false;            // kSendInput: close stdin after the text
+  std::string signal;            // kSignalProcess: "terminate" or "kill"
+  std::optional<int> limit;      // kListProcesses
 };
 
 // Why a tools/call cannot run, as a JSON-RPC invalid-params error says it.

@@ -38,10 +38,13 @@ test('tools/list gives every tool with exact input schemas', async () => {
   const { tools } = await client.listTools();
   const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
   assert.deepEqual(Object.keys(byName).sort(),
-    ['list_processes', 'process_output', 'run_command', 'signal_process']);
+    ['list_processes', 'process_output', 'run_command', 'send_input', 'signal_process', 'wait_processes']);
   const runSchema = byName.run_command.inputSchema;
   assert.deepEqual(runSchema.required, ['command']);
   assert.equal(runSchema.properties.timeout_ms.type, 'integer');
+  assert.equal(runSchema.properties.yield_ms.maximum, 30000);
+  assert.deepEqual(runSchema.properties.stdin.enum, ['null', 'pipe', 'tty']);
+  assert.deepEqual(byName.send_input.inputSchema.required, ['id']);
   assert.equal(runSchema.properties.background.type, 'boolean');
   assert.deepEqual(byName.signal_process.inputSchema.properties.signal.enum, ['terminate', 'kill']);
   assert.equal(byName.process_output.inputSchema.properties.wait_ms.type, 'integer');
@@ -64,7 +67,7 @@ test('run_command runs echo and returns structured and text results', async () =
 });
 
 test('a command that outlives its timeout keeps running and its output can be read later', async () => {
-  const first = await run({ command: 'echo start; sleep 1; echo end', timeout_ms: 200 });
+  const first = await run({ command: 'echo start; sleep 1; echo end', yield_ms: 200 });
   assert.equal(first.structuredContent.running, true);
   assert.match(first.content[0].text, /still running/);
   const id = first.structuredContent.id;
@@ -75,7 +78,7 @@ test('a command that outlives its timeout keeps running and its output can be re
 });
 
 test('run_command gives next_offset, and process_output from it gives only what came after', async () => {
-  const first = await run({ command: 'echo a; sleep 1.5; echo b', timeout_ms: 300 });
+  const first = await run({ command: 'echo a; sleep 1.5; echo b', yield_ms: 300 });
   assert.equal(first.structuredContent.running, true);
   assert.equal(first.structuredContent.output, 'a\n');
   assert.equal(first.structuredContent.next_offset, 2);
@@ -98,7 +101,7 @@ test('a model following a long output by offsets receives every byte exactly onc
   // A pause first, so that run_command returns while it runs; then about 350 KB.
   const command = 'echo start; sleep 1; seq 1 60000';
   const expected = 'start\n' + Array.from({ length: 60000 }, (_, i) => `${i + 1}\n`).join('');
-  const first = await run({ command, timeout_ms: 300 });
+  const first = await run({ command, yield_ms: 300 });
   assert.equal(first.structuredContent.running, true, JSON.stringify(first.structuredContent));
   const { id } = first.structuredContent;
   let received = first.structuredContent.output;
@@ -138,6 +141,81 @@ test('clean shows progress bars at their last frame without escape sequences', a
   assert.equal(after.structuredContent.next_offset, first.structuredContent.next_offset, 'raw bytes');
 });
 
+test('timeout_ms is a deadline: the command is ended by it, ended_by deadline', async () => {
+  const result = await run({ command: 'echo started; sleep 60', timeout_ms: 300, yield_ms: 20000 });
+  assert.equal(result.structuredContent.running, false);
+  assert.equal(result.structuredContent.ended_by, 'deadline');
+  assert.equal(result.structuredContent.exit_signal, 'SIGTERM');
+});
+
+test('a model drives a Python REPL on a tty: two lines, their answers, then exit', async () => {
+  const started = await run({ command: 'python3 -q -i', stdin: 'tty', yield_ms: 20000 });
+  assert.equal(started.isError, false, JSON.stringify(started));
+  assert.equal(started.structuredContent.running, true);
+  assert.equal(started.structuredContent.waiting_for_input, true);
+  assert.match(started.structuredContent.output, />>> /);
+  assert.match(started.content[0].text, /waiting for input: answer with send_input/);
+  const id = started.structuredContent.id;
+  const send = (text) => client.callTool({ name: 'send_input', arguments: { id, text, yield_ms: 20000 } });
+  const two = await send('1+1\n');
+  assert.match(two.structuredContent.output, /1\+1.*\n2\r\n.*>>> /s, JSON.stringify(two));
+  assert.equal(two.structuredContent.waiting_for_input, true);
+  const hi = await send("print('hi')\n");
+  assert.match(hi.structuredContent.output, /print\('hi'\).*\nhi\r\n.*>>> /s, JSON.stringify(hi));
+  assert.ok(!hi.structuredContent.output.includes('2\r\n'), 'only what came after the write');
+  const bye = await send('exit()\n');
+  assert.equal(bye.structuredContent.running, false, JSON.stringify(bye));
+  assert.equal(bye.structuredContent.exit_code, 0);
+});
+
+test('send_input to a pipe, then close: cat echoes it and ends', async () => {
+  const started = await run({ command: 'cat', stdin: 'pipe', yield_ms: 5000 });
+  assert.equal(started.structuredContent.waiting_for_input, true);
+  const id = started.structuredContent.id;
+  const echo = await client.callTool({ name: 'send_input', arguments: { id, text: 'hello\n' } });
+  assert.equal(echo.structuredContent.output, 'hello\n');
+  const closed = await client.callTool({ name: 'send_input', arguments: { id, close: true, yield_ms: 10000 } });
+  assert.equal(closed.structuredContent.running, false);
+  assert.equal(closed.structuredContent.exit_code, 0);
+  const late = await client.callTool({ name: 'send_input', arguments: { id, text: 'late' } });
+  assert.equal(late.isError, true);
+  assert.match(late.content[0].text, /is not running/);
+});
+
+test('a 15 s build comes back after yield_ms with an id, then is followed to its end', async () => {
+  const first = await run({ command: 'for i in $(seq 15); do echo step $i; sleep 1; done', yield_ms: 2000 });
+  assert.equal(first.structuredContent.running, true);
+  assert.match(first.structuredContent.id, /^[0-9a-f-]{36}$/);
+  const id = first.structuredContent.id;
+  let text = first.structuredContent.output;
+  let offset = first.structuredContent.next_offset;
+  for (let calls = 0; ; ++calls) {
+    assert.ok(calls < 100, 'followed to its end');
+    const r = await client.callTool({ name: 'process_output', arguments: { id, offset, wait_ms: 5000 } });
+    text += r.structuredContent.output;
+    offset = r.structuredContent.next_offset;
+    if (!r.structuredContent.running && r.structuredContent.remaining_bytes === 0) {
+      assert.equal(r.structuredContent.exit_code, 0);
+      break;
+    }
+  }
+  assert.equal(text, Array.from({ length: 15 }, (_, i) => `step ${i + 1}\n`).join(''));
+});
+
+test('wait_processes returns once any, or all, of several are done', async () => {
+  const quick = (await run({ command: 'sleep 0.3; exit 4', background: true })).structuredContent.id;
+  const slow = (await run({ command: 'sleep 1.5', background: true })).structuredContent.id;
+  const any = await client.callTool({ name: 'wait_processes', arguments: { ids: [slow, quick], timeout_ms: 20000 } });
+  assert.equal(any.isError, false, JSON.stringify(any));
+  const [s1, q1] = any.structuredContent.processes;
+  assert.equal(s1.id, slow);
+  assert.equal(q1.running, false);
+  assert.equal(q1.exit_code, 4);
+  const all = await client.callTool({ name: 'wait_processes', arguments: { ids: [slow, quick], all: true, timeout_ms: 20000 } });
+  assert.ok(all.structuredContent.processes.every((p) => !p.running), JSON.stringify(all));
+  assert.match(all.content[0].text, /exited 4/);
+});
+
 test('an idempotency_key runs a command once; a retry gets the same process', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-mcp-key-'));
   try {
@@ -161,7 +239,7 @@ test('an idempotency_key runs a command once; a retry gets the same process', as
 });
 
 test('a running command can be listed and killed', async () => {
-  const started = await run({ command: 'sleep 300', timeout_ms: 100 });
+  const started = await run({ command: 'sleep 300', yield_ms: 100 });
   const id = started.structuredContent.id;
   const listed = await client.callTool({ name: 'list_processes', arguments: {} });
   assert.ok(listed.structuredContent.processes.some((p) => p.id === id && p.running));
@@ -236,7 +314,7 @@ test('raw stdio: errors for every kind of bad message, then a clean exit on EOF'
 
 test('a ping is answered while run_command waits', async () => {
   let runDone = false;
-  const running = run({ command: 'sleep 3; echo slept', timeout_ms: 20000 }).then((r) => {
+  const running = run({ command: 'sleep 3; echo slept', yield_ms: 20000 }).then((r) => {
     runDone = true;
     return r;
   });
@@ -252,7 +330,7 @@ test('a cancelled call stops waiting and is never answered', async () => {
   const tap = (chunk) => { raw += chunk.toString(); };
   transport._process.stdout.on('data', tap);
   const abort = new AbortController();
-  const call = client.callTool({ name: 'run_command', arguments: { command: 'sleep 2; echo late', timeout_ms: 20000 } },
+  const call = client.callTool({ name: 'run_command', arguments: { command: 'sleep 2; echo late', yield_ms: 20000 } },
     undefined, { signal: abort.signal });
   await sleep(300);
   abort.abort('the user changed their mind');
@@ -267,11 +345,11 @@ test('a cancelled call stops waiting and is never answered', async () => {
 test('a long wait carries progress notifications when asked for them', async () => {
   const progress = [];
   const result = await client.callTool(
-    { name: 'run_command', arguments: { command: 'sleep 17; echo finally', timeout_ms: 60000 } },
+    { name: 'run_command', arguments: { command: 'sleep 17; echo finally', yield_ms: 30000 } },
     undefined, { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true, timeout: 50000 });
   assert.equal(result.structuredContent.output, 'finally\n');
   assert.ok(progress.length >= 1, 'at least one progress notification');
-  assert.equal(progress[0].total, 60000);
+  assert.equal(progress[0].total, 30000);
   assert.ok(progress[0].progress > 0);
 });
 
@@ -284,7 +362,7 @@ test('a stopped server is noticed: the call is a tool error, not a hang', async 
   const c = new Client({ name: 'corral-test-stopped', version: '1.0.0' });
   await c.connect(t);
   try {
-    const call = c.callTool({ name: 'run_command', arguments: { command: 'sleep 100', timeout_ms: 45000 } });
+    const call = c.callTool({ name: 'run_command', arguments: { command: 'sleep 100', yield_ms: 30000 } });
     await sleep(1000);
     server.kill('SIGSTOP');
     const result = await call;  // the SDK itself would give up after 60 s

@@ -153,8 +153,9 @@ TEST(HandleLine, ToolsListHasEveryTool) {
   for (const auto& t : v.at("result").at("tools").as_array()) {
     names.emplace_back(t.at("name").as_string());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"run_command", "process_output", "list_processes",
-                                             "signal_process"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"run_command", "send_input", "process_output",
+                                      "wait_processes", "list_processes", "signal_process"}));
 }
 
 TEST(HandleLine, AnUnreachableServerIsAToolErrorNotAProtocolError) {
@@ -269,7 +270,7 @@ std::vector<json::value> Lines(const std::string& text) {
 TEST(Run, EndOfInputEndsWaitsAndAnswersWithTheStateSoFar) {
   testing::ScriptedServer corral(NeverDone);
   McpServer server(corral.destination(), {.deadlines = {.answer = 600s, .wait_slice = 600s}});
-  std::istringstream in(Call("run_command", R"({"command":"x","timeout_ms":40000})", 3) + "\n");
+  std::istringstream in(Call("run_command", R"({"command":"x","yield_ms":40000})", 3) + "\n");
   std::ostringstream out;
   server.Run(in, out);
   auto lines = Lines(out.str());
@@ -284,7 +285,7 @@ TEST(Run, ACancelledCallIsNeverAnswered) {
   testing::ScriptedServer corral(NeverDone);
   McpServer server(corral.destination(), {.deadlines = {.answer = 600s, .wait_slice = 600s}});
   std::istringstream in(
-      Call("run_command", R"({"command":"x","timeout_ms":40000})", 7) + "\n" +
+      Call("run_command", R"({"command":"x","yield_ms":40000})", 7) + "\n" +
       R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}})" + "\n" +
       R"({"jsonrpc":"2.0","id":8,"method":"ping"})" + "\n");
   std::ostringstream out;
@@ -307,7 +308,7 @@ TEST(Run, ProgressIsNotifiedWhenAskedFor) {
   ASSERT_EQ(::pipe(pipe_fds), 0);
   const std::string line =
       R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"run_command",)"
-      R"("arguments":{"command":"x","timeout_ms":300},"_meta":{"progressToken":"tok"}}})"
+      R"("arguments":{"command":"x","yield_ms":300},"_meta":{"progressToken":"tok"}}})"
       "\n";
   ASSERT_EQ(::write(pipe_fds[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
   std::thread closer([&] {
