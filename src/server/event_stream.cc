@@ -61,6 +61,9 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
 
   std::optional<bool> sent_state;  // the last waiting_for_input sent
   for (;;) {
+    // Measured before the read: a command found waiting has its prompt taken in first, so the
+    // read below sends the prompt before the state says it waits.
+    const std::optional<bool> waiting = table.RefreshWaiting(*p);
     auto step = api::NextStreamStep(*p, &offset);
     if (!step.ok()) {
       base::LogWarning("stream of process " + p->id() + ": " + step.status().message());
@@ -77,7 +80,7 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
     }
     // Caught up with the output: its state, when it changed (and first of all, for a command
     // with a stdin pipe or terminal), comes after what the command wrote before it.
-    if (auto waiting = table.RefreshWaiting(*p); waiting && waiting != sent_state) {
+    if (waiting && waiting != sent_state) {
       if (!co_await WriteEvent(stream, chunked, api::StateEvent(*waiting), write_timeout)) {
         co_return;
       }
