@@ -139,6 +139,19 @@ base::Result<json::object> CorralClient::Resize(const std::string& id, int rows,
   return Call("POST", std::string(kBase) + EncodeSegment(id) + "/resize", json::serialize(body));
 }
 
+namespace {
+
+// One wait of at most `slice`, cut short so that it ends by `deadline` (if any).
+std::chrono::milliseconds SliceUntil(std::optional<std::chrono::steady_clock::time_point> deadline,
+                                     std::chrono::milliseconds slice) {
+  if (!deadline) return slice;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      *deadline - std::chrono::steady_clock::now());
+  return std::clamp(left, std::chrono::milliseconds(0), slice);
+}
+
+}  // namespace
+
 base::Result<json::object> CorralClient::WaitOutput(
     const std::string& id, std::optional<std::chrono::steady_clock::time_point> deadline,
     std::stop_token stop, const std::function<void(const json::object&)>& after_slice, bool clean) {
@@ -146,12 +159,7 @@ base::Result<json::object> CorralClient::WaitOutput(
   const std::string target =
       std::string(kBase) + EncodeSegment(id) + "/output?wait=true" + (clean ? "&view=clean" : "");
   for (;;) {
-    milliseconds slice = deadlines_.wait_slice;
-    if (deadline) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
-      slice = std::clamp(left, milliseconds(0), slice);
-    }
+    const milliseconds slice = SliceUntil(deadline, deadlines_.wait_slice);
     auto out =
         Call("GET", target + "&timeout_ms=" + std::to_string(slice.count()), {}, slice, stop);
     if (!out.ok()) return out;
@@ -174,12 +182,7 @@ base::Result<json::object> CorralClient::WaitProcesses(
   }
   target += all ? "&until=all" : "&until=any";
   for (;;) {
-    milliseconds slice = deadlines_.wait_slice;
-    if (deadline) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
-      slice = std::clamp(left, milliseconds(0), slice);
-    }
+    const milliseconds slice = SliceUntil(deadline, deadlines_.wait_slice);
     auto answer =
         Call("GET", target + "&timeout_ms=" + std::to_string(slice.count()), {}, slice, stop);
     if (!answer.ok()) return answer;
@@ -238,12 +241,7 @@ base::Result<json::object> CorralClient::Follow(
   // The largest read the server makes: fewer requests for a loud command.
   constexpr std::size_t kChunk = 1024 * 1024;
   for (;;) {
-    milliseconds slice = deadlines_.follow_slice;
-    if (deadline) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(*deadline - std::chrono::steady_clock::now());
-      slice = std::clamp(left, milliseconds(0), slice);
-    }
+    const milliseconds slice = SliceUntil(deadline, deadlines_.follow_slice);
     const std::uint64_t from = *offset;
     auto read = Read(id,
                      {.offset = from,
