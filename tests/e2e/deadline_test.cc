@@ -41,8 +41,9 @@ json::object Listed(Server& server, const std::string& id) {
 
 TEST(Deadline, KillsATermIgnoringCommandAfterTheGrace) {
   Server server;
-  const std::string id = server.Start("trap '' TERM; sleep 100", R"("timeout_ms":500)");
-  // 0.5 s deadline + 5 s until SIGKILL, with generous slack for a loaded machine.
+  const std::string id = server.Start("trap '' TERM; sleep 100", R"("timeout_ms":1000)");
+  // 1 s deadline (time for the shell to set its trap) + 5 s until SIGKILL, with generous slack for
+  // a loaded machine.
   auto done = DoneWithin(server, id, 20s);
   ASSERT_FALSE(done.empty()) << "still running long after deadline + 5 s";
   EXPECT_EQ(done.at("ended_by"), "deadline") << done;
@@ -184,10 +185,11 @@ TEST(EndedBy, DeadlineWhenItPassedAfterASignalRequest) {
 
 TEST(EndedBy, ClientWhenASignalRequestCameAfterTheDeadline) {
   Server server;
-  const std::string id = server.Start("trap '' TERM; sleep 100", R"("timeout_ms":200)");
-  // The deadline's SIGTERM is ignored; wait until it was sent (the server logs it).
+  const std::string id = server.Start("trap '' TERM; sleep 100", R"("timeout_ms":1000)");
+  // The deadline's SIGTERM is ignored (1 s is time for the shell to set its trap); wait until
+  // it was sent (the server logs it).
   ASSERT_TRUE(Eventually(
-      [&] { return server.Log().find("deadline of 200 ms passed") != std::string::npos; }));
+      [&] { return server.Log().find("deadline of 1000 ms passed") != std::string::npos; }));
   ASSERT_EQ(server.Post("/api/v0/processes/" + id + "/signal", R"({"signal":"kill"})").status, 200);
   auto done = server.WaitOutput(id);
   EXPECT_EQ(done.at("ended_by"), "client") << done;

@@ -81,7 +81,12 @@ TEST(Server, SigtermEndsEveryProcessGroupAndExitsZero) {
 
 TEST(Server, StartsAreRefusedWhileClosing) {
   Server server({.args = {"--shutdown-grace", "2s"}});
-  server.Start("trap '' TERM; sleep 300");
+  // Only once the shell ignores TERM: a shell still starting would die of it at once, the
+  // server would settle and exit, and no start would ever meet it closing.
+  const std::string id = server.Start("trap '' TERM; echo ready; sleep 300");
+  ASSERT_TRUE(Eventually([&] {
+    return server.Get("/api/v0/processes/" + id + "/output").json.at("output") == "ready\n";
+  }));
   ::kill(server.pid(), SIGTERM);
   HttpResult r;
   ASSERT_TRUE(Eventually([&] {
