@@ -133,7 +133,7 @@ TEST_P(ProcessPortsTest, ACommandListeningOnNothingHasNoPorts) {
 
 TEST_P(ProcessPortsTest, TheDeadlineKillsWhatIgnoresItsTerm) {
   auto p = table_.Start(
-      {.command = "trap '' TERM; sleep 100", .timeout = std::chrono::milliseconds(100)});
+      {.command = "trap '' TERM; sleep 100", .timeout = std::chrono::milliseconds(1000)});
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE(RunUntil([&] { return !(*p)->running(); }, std::chrono::seconds(20)));
   EXPECT_EQ((*p)->ended_by(), EndedBy::kDeadline);
