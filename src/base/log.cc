@@ -3,16 +3,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <boost/json/serialize.hpp>
+#include <errno.h>
+
+#include <boost/json/serializer.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 
 namespace corral::base {
 namespace {
 
 LogLevel g_level = LogLevel::kInfo;
 LogFormat g_format = LogFormat::kText;
+
+// A batch is written at once past this size.
+constexpr std::size_t kMaxBatch = 64 * 1024;
+
+std::mutex g_mutex;               // guards what follows, and orders writes
+std::function<void()> g_batcher;  // schedules FlushLog, if lines are batched
+std::string g_batch;              // lines gathered since the last write
+
+// Under g_mutex.
+void WriteBatch() {
+  std::string_view rest = g_batch;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // nowhere to say it
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  g_batch.clear();
+}
 
 std::string_view Name(LogLevel level) {
   switch (level) {
@@ -29,7 +51,10 @@ std::string_view Name(LogLevel level) {
 }
 
 void AppendQuoted(std::string& out, std::string_view s) {
-  out += boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+  thread_local boost::json::serializer serializer;
+  serializer.reset(boost::json::string_view(s.data(), s.size()));
+  char buf[256];
+  while (!serializer.done()) out += serializer.read(buf);
 }
 
 // A value in text lines: bare when it is a plain word, else quoted as in JSON, so that a
@@ -92,10 +117,10 @@ void SetLogLevel(LogLevel level) { g_level = level; }
 void SetLogFormat(LogFormat format) { g_format = format; }
 bool LogEnabled(LogLevel level) { return level >= g_level; }
 
-std::string FormatLogLine(LogFormat format, std::int64_t unix_ms, LogLevel level,
-                          std::string_view message, std::initializer_list<LogField> fields) {
-  std::string line;
-  line.reserve(128 + message.size());
+namespace {
+
+void AppendLogLine(std::string& line, LogFormat format, std::int64_t unix_ms, LogLevel level,
+                   std::string_view message, std::initializer_list<LogField> fields) {
   if (format == LogFormat::kJson) {
     line += "{\"ts\":\"";
     AppendTimestamp(line, unix_ms);
@@ -110,7 +135,7 @@ std::string FormatLogLine(LogFormat format, std::int64_t unix_ms, LogLevel level
       AppendValue(line, f, true);
     }
     line += '}';
-    return line;
+    return;
   }
   line += "corral: ";
   line += Name(level);
@@ -122,6 +147,14 @@ std::string FormatLogLine(LogFormat format, std::int64_t unix_ms, LogLevel level
     line += '=';
     AppendValue(line, f, false);
   }
+}
+
+}  // namespace
+
+std::string FormatLogLine(LogFormat format, std::int64_t unix_ms, LogLevel level,
+                          std::string_view message, std::initializer_list<LogField> fields) {
+  std::string line;
+  AppendLogLine(line, format, unix_ms, level, message, fields);
   return line;
 }
 
@@ -133,10 +166,26 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   }
-  std::string line = FormatLogLine(g_format, unix_ms, level, message, fields);
-  line += '\n';
-  // One write per line so concurrent writers never interleave inside a line.
-  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  std::lock_guard lock(g_mutex);
+  const bool first = g_batch.empty();
+  AppendLogLine(g_batch, g_format, unix_ms, level, message, fields);
+  g_batch += '\n';
+  if (!g_batcher || level >= LogLevel::kWarning || g_batch.size() >= kMaxBatch) {
+    WriteBatch();
+  } else if (first) {
+    g_batcher();
+  }
+}
+
+void SetLogBatcher(std::function<void()> schedule_flush) {
+  std::lock_guard lock(g_mutex);
+  WriteBatch();
+  g_batcher = std::move(schedule_flush);
+}
+
+void FlushLog() {
+  std::lock_guard lock(g_mutex);
+  WriteBatch();
 }
 
 }  // namespace corral::base

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -49,14 +50,36 @@ class LogField {
   double d_ = 0;
 };
 
-// Lines go to stderr, one write(2) each; stdout is reserved for what scripts read. Default:
-// text, info. Set both before the first line (they are not synchronised).
+// Lines go to stderr (stdout is reserved for what scripts read), whole: lines are never cut
+// or interleaved, whichever thread logs them. Default: text, info. Set both before the first
+// line (they are not synchronised).
 void SetLogLevel(LogLevel level);
 void SetLogFormat(LogFormat format);
 // True if a line at `level` would be written: callers skip building costly fields otherwise.
 bool LogEnabled(LogLevel level);
 
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+
+// Without a batcher, each line is written as it is logged. With one, info and debug lines are
+// gathered and `schedule_flush` is called when the first of a batch comes; it must make
+// FlushLog run soon (a server posts it to its event loop, so a busy loop writes once per pass
+// instead of once per request). Warnings and errors, and a batch past 64 KiB, are written at
+// once, with what was gathered before them. An empty function removes the batcher, after
+// writing what it gathered.
+void SetLogBatcher(std::function<void()> schedule_flush);
+// Writes what is gathered.
+void FlushLog();
+
+// Batches lines for its lifetime, then writes what is left.
+class ScopedLogBatcher {
+ public:
+  explicit ScopedLogBatcher(std::function<void()> schedule_flush) {
+    SetLogBatcher(std::move(schedule_flush));
+  }
+  ~ScopedLogBatcher() { SetLogBatcher({}); }
+  ScopedLogBatcher(const ScopedLogBatcher&) = delete;
+  ScopedLogBatcher& operator=(const ScopedLogBatcher&) = delete;
+};
 
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -632,6 +633,8 @@ int Serve(const ServeOptions& options, const std::function<void()>& on_ready) {
   }
 
   asio::io_context ioc(1);
+  // A line per request: gathered and written once per pass of the loop, not once per request.
+  base::ScopedLogBatcher log_batcher([&ioc] { asio::post(ioc, base::FlushLog); });
   // Caught from here on (a signal that comes before the wait below is queued), so a stop
   // request right after "listening on" is graceful too. SIGHUP as well: a closed terminal or a
   // supervisor's hang-up must end commands as SIGTERM does, not kill the server and orphan them.

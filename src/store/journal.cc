@@ -337,7 +337,9 @@ base::Status Journal::WriteBatch() {
   if (status.ok()) status = Execute(commit_.get());
   // A failed COMMIT may leave the transaction open (SQLITE_BUSY); a failed statement always
   // does. Roll back so that the next Flush starts clean and writes the whole queue again.
-  if (!status.ok() && !sqlite3_get_autocommit(db_.get())) Execute(rollback_.get());
+  if (!status.ok() && !sqlite3_get_autocommit(db_.get())) {
+    static_cast<void>(Execute(rollback_.get()));  // the first error is the one to report
+  }
   return status;
 }
 
