@@ -4,6 +4,8 @@
 //
 // Commits: a start is committed before Start returns (so before it is answered), a done state
 // before Finish returns (so before any waiter or reader can see it), forgets once per batch.
+// A forgotten process's spool file is unlinked only once its forget is committed: a crash in
+// between leaves a spool no row names (recovery removes it), never a row whose spool is gone.
 // Each commit is one SQLite transaction in WAL mode without fsync; a sync follows
 // kSyncDelay after a commit that left the journal unsynced. So a SIGKILL of the server never
 // loses an answered start or a reported done state, and a power loss loses at most about the
@@ -118,11 +120,23 @@ void ProcessTable::JournalOutput(const Process& p) {
   if (options_.journal) options_.journal->RecordOutput(p.id_, p.total_bytes_, p.spool_error());
 }
 
+void ProcessTable::RemoveSpoolOnceCommitted(std::string path) {
+  if (!options_.journal) {
+    ::unlink(path.c_str());  // ENOENT: already gone, which is what was asked
+    return;
+  }
+  spools_to_remove_.push_back(std::move(path));
+}
+
 void ProcessTable::FlushJournal() {
   store::Journal* journal = options_.journal;
   if (!journal) return;
   if (base::Status s = journal->Flush(); !s.ok()) {
     base::LogWarning("journal: cannot commit (" + s.message() + "); kept for the next commit");
+  } else {
+    // The forgets are committed: no row names these spools any more.
+    for (const std::string& path : spools_to_remove_) ::unlink(path.c_str());
+    spools_to_remove_.clear();
   }
   if (!journal->unsynced() || sync_timer_.expiry() > base::SteadyClock::now()) return;
   sync_timer_.expires_after(kSyncDelay);

@@ -2,6 +2,7 @@
 // real binary: their output from the spools on disk, byte for byte as before, the cursor reads
 // at the same offsets, what a command lost mid-run wrote, and spools missing or damaged since.
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -331,6 +332,42 @@ TEST(Restore, WithoutCgroupsRecoveryEndsTheDeadServersCommandsAndNothingElse) {
   EXPECT_TRUE(Alive(outsider)) << "a process not started by Corral was signalled";
   ::kill(outsider, SIGKILL);
   ::waitpid(outsider, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+// Regression: forgetting a process unlinked its spool before the journal committed the forget,
+// so a crash in between (here: the commit held off by a lock on the journal) left a row whose
+// output was gone: after the restart the process was listed with empty output. The spool is now
+// unlinked only once the forget is committed.
+TEST(Restore, AForgetNotYetCommittedWhenTheServerDiesKeepsItsSpool) {
+  const std::string state = TempDir() + "/state";
+  std::string first;
+  {
+    Server server(OnStateDir(state, {"--max-done", "1"}));
+    first = server.Start("echo remembered until the forget commits");
+    server.WaitOutput(first);
+    // The test holds the journal's write lock: every commit of the server fails from now on.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((state + "/journal.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    // A second done process forgets the first (--max-done 1); its forget cannot commit.
+    server.WaitOutput(server.Start("true"));
+    EXPECT_EQ(server.Get(Path(first, "output")).status, 404);
+    EXPECT_TRUE(fs::exists(state + "/spool/" + first)) << "unlinked before its forget committed";
+    server.Crash();
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  Server server(OnStateDir(state, {"--max-done", "10"}));
+  HttpResult out = server.Get(Path(first, "output"));
+  ASSERT_EQ(out.status, 200) << out.body;
+  EXPECT_EQ(out.json.at("output").as_string(), "remembered until the forget commits\n");
+  EXPECT_FALSE(out.json.as_object().contains("spool_error")) << out.body;
 }
 
 }  // namespace
