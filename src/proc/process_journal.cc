@@ -56,6 +56,13 @@ std::optional<EndedBy> ParseEndedBy(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<sys::StdinMode> ParseStdinMode(std::string_view name) {
+  for (sys::StdinMode m : {sys::StdinMode::kNull, sys::StdinMode::kPipe, sys::StdinMode::kTty}) {
+    if (StdinName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
 // Removes the cgroup `dir` and every cgroup below it; false while some are not empty yet.
 bool RemoveCgroupTree(const std::filesystem::path& dir) {
   std::error_code ec;
@@ -79,6 +86,13 @@ void ProcessTable::JournalStart(const Process& p) {
   r.command = p.command_;
   r.workdir = p.workdir_;
   r.background = p.background_;
+  const sys::StdinMode mode = p.stdin_mode_.value_or(sys::StdinMode::kNull);
+  r.stdin_mode = StdinName(mode);
+  if (mode == sys::StdinMode::kTty) {
+    r.tty_rows = p.tty_size_.rows;
+    r.tty_cols = p.tty_size_.cols;
+  }
+  r.timeout_ms = p.timeout_.count();
   r.started_at_ms = p.started_at_unix_ * 1000;
   r.pid = p.pid_;
   r.pgid = p.pid_;
@@ -204,6 +218,12 @@ void ProcessTable::Restore(const store::ProcessRecord& row, const store::Spool* 
   p->command_ = row.command;
   p->workdir_ = row.workdir;
   p->background_ = row.background;
+  p->stdin_mode_ = ParseStdinMode(row.stdin_mode);
+  if (row.tty_rows > 0 && row.tty_cols > 0) {
+    p->tty_size_ = {static_cast<unsigned short>(row.tty_rows),
+                    static_cast<unsigned short>(row.tty_cols)};
+  }
+  p->timeout_ = std::chrono::milliseconds(row.timeout_ms);
   p->started_at_unix_ = row.started_at_ms / 1000;
   p->exited_at_unix_ = row.exited_at_ms.value_or(now_ms) / 1000;
   p->exit_ = sys::ExitStatus{row.exit_signal != 0 ? 0 : row.exit_code.value_or(-1), row.exit_signal,

@@ -372,3 +372,46 @@ TEST(Restore, AForgetNotYetCommittedWhenTheServerDiesKeepsItsSpool) {
 
 }  // namespace
 }  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+// Every process the list shows, by id, each as its JSON text.
+std::map<std::string, std::string> ListedById(Server& server) {
+  std::map<std::string, std::string> out;
+  HttpResult r = server.Get("/api/v0/processes/list");
+  EXPECT_EQ(r.status, 200) << r.body;
+  if (!r.json.is_object()) return out;
+  for (const auto& p : r.json.at("processes").as_array()) {
+    out[std::string(p.at("id").as_string())] = json::serialize(p);
+  }
+  return out;
+}
+
+// Regression: the journal did not keep a command's stdin mode, terminal or deadline, so a done
+// process started with `timeout_ms` lost it from `list` after a restart.
+TEST(Restore, StdinTerminalAndDeadlineAreAnsweredTheSameAfterARestart) {
+  const std::string state = TempDir() + "/state";
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> listed, outputs;
+  {
+    Server server(OnStateDir(state));
+    const std::string piped = server.Start("cat", R"("stdin": "pipe", "timeout_ms": 600000)");
+    ASSERT_EQ(server.Post(Path(piped, "input"), R"({"data": "piped\n", "close": true})").status,
+              200);
+    ids = {piped, server.Start("echo on a terminal", R"("tty": {"rows": 30, "cols": 100})"),
+           server.Start("exec sleep 300", R"("timeout_ms": 300)")};
+    for (const std::string& id : ids) server.WaitOutput(id);
+    listed = ListedById(server);
+    outputs = OutputBodies(server, ids);
+    EXPECT_NE(listed[ids[0]].find("\"timeout_ms\":600000"), std::string::npos) << listed[ids[0]];
+    EXPECT_NE(outputs[ids[2] + "?"].find("\"ended_by\":\"deadline\""), std::string::npos);
+    server.Crash();
+  }
+  Server server(OnStateDir(state));
+  EXPECT_EQ(ListedById(server), listed);
+  EXPECT_EQ(OutputBodies(server, ids), outputs);
+}
+
+}  // namespace
+}  // namespace corral::testing
