@@ -21,13 +21,6 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-Server::Options OnStateDir(const std::string& dir, std::vector<std::string> more = {}) {
-  Server::Options o{
-      .args = {"--state-dir", dir, "--shutdown-grace", "300ms", "--drain-grace", "300ms"}};
-  o.args.insert(o.args.end(), more.begin(), more.end());
-  return o;
-}
-
 std::string Path(const std::string& id, const std::string& action, const std::string& query = "") {
   return "/api/v0/processes/" + id + "/" + action + (query.empty() ? "" : "?" + query);
 }
@@ -284,17 +277,6 @@ TEST(Restore, MetricsCountTheProcessesMarkedLostAtRecoveryOnce) {
   }
   Server server(OnStateDir(state));
   EXPECT_EQ(Sample(server, kLost), 0) << "lost under an earlier run, not this one's";
-}
-
-// A process of the test's own, not started through Corral.
-pid_t SpawnOutsider() {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
 }
 
 // Where no writable cgroup v2 hierarchy exists (forced here with the hidden --no-cgroups),
