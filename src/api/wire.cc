@@ -107,8 +107,8 @@ std::optional<ApiError> DecodeInteraction(const json::object& o, proc::StartSpec
   return std::nullopt;
 }
 
-// `stdin` while running only: the journal does not keep it, and a done process must answer the
-// same before and after a restart of the server (DESIGN §7.4).
+// `stdin` while running only: once done it no longer applies (the journal keeps it all the same,
+// and a done process answers the same before and after a restart of the server, DESIGN §7.4).
 void PutInteraction(json::object& o, const proc::Process& p) {
   if (auto mode = p.stdin_mode(); mode && p.running()) o["stdin"] = proc::StdinName(*mode);
   if (auto waiting = p.waiting_for_input()) o["waiting_for_input"] = *waiting;

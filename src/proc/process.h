@@ -19,6 +19,7 @@
 #include "store/spool.h"
 #include "sys/child.h"
 #include "sys/input_wait.h"
+#include "sys/pty.h"
 #include "sys/spawn.h"
 
 namespace corral::proc {
@@ -72,8 +73,7 @@ class Process {
   // The Idempotency-Key it was started with (empty: none), and the digest of its request.
   const std::string& idempotency_key() const { return idempotency_key_; }
   const std::string& request_digest() const { return request_digest_; }
-  // Its run deadline (StartSpec::timeout), zero without one; zero too for a process restored from
-  // the journal, which does not keep it.
+  // Its run deadline (StartSpec::timeout), zero without one; kept by the journal.
   std::chrono::milliseconds timeout() const { return timeout_; }
 
   // The output so far, in memory. Bytes that leftovers (`cmd &`) write after the process is
@@ -96,8 +96,8 @@ class Process {
   // the spool once the table dropped it (empty when the file is gone or damaged since).
   base::Result<RenderedOutput> RenderOutput(View view) const;
 
-  // Talking to the command (DESIGN §7.3; process_waiting.cc). Where its stdin comes from; nullopt
-  // when not known (restored from the journal, which does not keep it).
+  // Talking to the command (DESIGN §7.3; process_waiting.cc). Where its stdin comes from (kept
+  // by the journal); nullopt when not known (restored from a journal row that names no mode).
   std::optional<sys::StdinMode> stdin_mode() const { return stdin_mode_; }
   // Whether it blocks reading its stdin pipe or terminal, as last measured
   // (ProcessTable::RefreshWaiting); nullopt where it does not apply: done, or stdin "null".
@@ -159,6 +159,7 @@ class Process {
   bool deadline_passed_ = false;  // the SIGTERM was sent; deadline_ now times the SIGKILL
   // Talking to the command (process_waiting.cc).
   std::optional<sys::StdinMode> stdin_mode_;
+  sys::WindowSize tty_size_{};  // the terminal's size at start (stdin_mode_ kTty), for the journal
   // The writer of its stdin pipe or terminal master (also the terminal for its ioctls); null
   // with stdin "null", released once done.
   std::shared_ptr<ProcessInput> input_;

@@ -4,6 +4,8 @@
 //
 // Commits: a start is committed before Start returns (so before it is answered), a done state
 // before Finish returns (so before any waiter or reader can see it), forgets once per batch.
+// A forgotten process's spool file is unlinked only once its forget is committed: a crash in
+// between leaves a spool no row names (recovery removes it), never a row whose spool is gone.
 // Each commit is one SQLite transaction in WAL mode without fsync; a sync follows
 // kSyncDelay after a commit that left the journal unsynced. So a SIGKILL of the server never
 // loses an answered start or a reported done state, and a power loss loses at most about the
@@ -54,6 +56,13 @@ std::optional<EndedBy> ParseEndedBy(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<sys::StdinMode> ParseStdinMode(std::string_view name) {
+  for (sys::StdinMode m : {sys::StdinMode::kNull, sys::StdinMode::kPipe, sys::StdinMode::kTty}) {
+    if (StdinName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
 // Removes the cgroup `dir` and every cgroup below it; false while some are not empty yet.
 bool RemoveCgroupTree(const std::filesystem::path& dir) {
   std::error_code ec;
@@ -77,6 +86,13 @@ void ProcessTable::JournalStart(const Process& p) {
   r.command = p.command_;
   r.workdir = p.workdir_;
   r.background = p.background_;
+  const sys::StdinMode mode = p.stdin_mode_.value_or(sys::StdinMode::kNull);
+  r.stdin_mode = StdinName(mode);
+  if (mode == sys::StdinMode::kTty) {
+    r.tty_rows = p.tty_size_.rows;
+    r.tty_cols = p.tty_size_.cols;
+  }
+  r.timeout_ms = p.timeout_.count();
   r.started_at_ms = p.started_at_unix_ * 1000;
   r.pid = p.pid_;
   r.pgid = p.pid_;
@@ -118,11 +134,23 @@ void ProcessTable::JournalOutput(const Process& p) {
   if (options_.journal) options_.journal->RecordOutput(p.id_, p.total_bytes_, p.spool_error());
 }
 
+void ProcessTable::RemoveSpoolOnceCommitted(std::string path) {
+  if (!options_.journal) {
+    ::unlink(path.c_str());  // ENOENT: already gone, which is what was asked
+    return;
+  }
+  spools_to_remove_.push_back(std::move(path));
+}
+
 void ProcessTable::FlushJournal() {
   store::Journal* journal = options_.journal;
   if (!journal) return;
   if (base::Status s = journal->Flush(); !s.ok()) {
     base::LogWarning("journal: cannot commit (" + s.message() + "); kept for the next commit");
+  } else {
+    // The forgets are committed: no row names these spools any more.
+    for (const std::string& path : spools_to_remove_) ::unlink(path.c_str());
+    spools_to_remove_.clear();
   }
   if (!journal->unsynced() || sync_timer_.expiry() > base::SteadyClock::now()) return;
   sync_timer_.expires_after(kSyncDelay);
@@ -190,6 +218,12 @@ void ProcessTable::Restore(const store::ProcessRecord& row, const store::Spool* 
   p->command_ = row.command;
   p->workdir_ = row.workdir;
   p->background_ = row.background;
+  p->stdin_mode_ = ParseStdinMode(row.stdin_mode);
+  if (row.tty_rows > 0 && row.tty_cols > 0) {
+    p->tty_size_ = {static_cast<unsigned short>(row.tty_rows),
+                    static_cast<unsigned short>(row.tty_cols)};
+  }
+  p->timeout_ = std::chrono::milliseconds(row.timeout_ms);
   p->started_at_unix_ = row.started_at_ms / 1000;
   p->exited_at_unix_ = row.exited_at_ms.value_or(now_ms) / 1000;
   p->exit_ = sys::ExitStatus{row.exit_signal != 0 ? 0 : row.exit_code.value_or(-1), row.exit_signal,

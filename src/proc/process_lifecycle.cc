@@ -204,14 +204,15 @@ void ProcessTable::Forget(const std::string& id) {
   p.forgotten_ = true;
   JournalForget(p);
   p.output_ = OutputBuffer();
-  // A spool lives as long as its process is remembered. A reader holding the process still
-  // reads through the spool's descriptor; the disk is freed when the last one lets go.
+  // A spool lives as long as its process is remembered, and its file until the forget is
+  // committed. A reader holding the process still reads through the spool's descriptor; the
+  // disk is freed when the last one lets go.
   if (p.spool_) {
     spool_disk_ -= p.spool_->disk_bytes();
-    p.spool_->Remove();
+    RemoveSpoolOnceCommitted(p.spool_->path());
   } else if (!p.spool_dir_.empty()) {
     spool_disk_ -= p.spool_disk_bytes_;
-    ::unlink((p.spool_dir_ + "/" + p.id_).c_str());
+    RemoveSpoolOnceCommitted(p.spool_dir_ + "/" + p.id_);
     p.spool_dir_.clear();
   }
   p.output_event_.cancel();  // a waiter for more output gets its end now

@@ -56,8 +56,15 @@ Status ProcessTable::SignalCommand(const Process& p, int sig) {
     if (auto ec = sys::SignalGroup(p.pid_, sig)) return Status(Code::kInternal, ec.message());
   }
   int escapees = SignalEscapees(p.id_, p.pid_, sig);
-  // What stripped its environment but is still in its v1 pids cgroup.
-  if (pids_limit_) escapees += pids_limit_->Signal(p.id_, sig, p.pid_);
+  // What stripped its environment but is still in its v1 pids cgroup (gone: nothing is left).
+  if (pids_limit_) {
+    int signalled = 0;
+    if (auto ec = pids_limit_->Signal(p.id_, sig, p.pid_, signalled);
+        ec && ec != std::errc::no_such_file_or_directory) {
+      WarnProcUnreadable("the pids cgroup of " + p.id_, ec);
+    }
+    escapees += signalled;
+  }
   if (!group_alive && escapees == 0) return Status(Code::kFailedPrecondition, "not running");
   return Status::Ok();
 }

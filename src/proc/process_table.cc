@@ -194,6 +194,7 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   p->idempotency_key_ = spec.idempotency_key;
   p->request_digest_ = spec.request_digest;
   p->timeout_ = spec.timeout;
+  p->tty_size_ = spec.tty_size;
   AdoptInput(*p, spec.stdin_mode, child, terminal);
   // Our unreaped child: its pid cannot have been reused yet.
   p->leader_start_time_ = sys::ProcessStartTime(child.pid).value_or(0);

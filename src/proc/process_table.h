@@ -297,7 +297,12 @@ class ProcessTable {
   // state was journaled (leftovers wrote meanwhile); committed with the next batch.
   void JournalOutput(const Process& p);
   // Commits what is queued, and arranges the sync that bounds what a power loss may cost.
+  // Once a commit succeeds, unlinks the spools queued by RemoveSpoolOnceCommitted.
   void FlushJournal();
+  // Unlinks the spool file at `path` of a forgotten process: at once without a journal, else
+  // after the next successful commit (which carries its forget), so that no journaled row ever
+  // names a spool that is gone.
+  void RemoveSpoolOnceCommitted(std::string path);
   // Brings a journaled process back, done, its output served from `spool` (null: no spools).
   void Restore(const store::ProcessRecord& row, const store::Spool* spool, std::int64_t now_ms);
   // Recovery: removes the spool files of no remembered process (a crash between a spool's
@@ -336,9 +341,10 @@ class ProcessTable {
 
   // The journal (process_journal.cc).
   std::map<std::pair<std::string, std::string>, std::string> keys_;  // (chat, key) -> id
-  boost::asio::steady_timer sync_timer_;    // Journal::Sync() a sync interval after a commit
-  boost::asio::steady_timer ending_timer_;  // recovery: SIGKILL after the shutdown grace
-  std::vector<base::UniqueFd> ending_;      // recovery: pidfds of what a dead instance left
+  std::vector<std::string> spools_to_remove_;  // spools of forgets not yet committed
+  boost::asio::steady_timer sync_timer_;       // Journal::Sync() a sync interval after a commit
+  boost::asio::steady_timer ending_timer_;     // recovery: SIGKILL after the shutdown grace
+  std::vector<base::UniqueFd> ending_;         // recovery: pidfds of what a dead instance left
   struct EndingGroup {
     base::UniqueFd pidfd;  // the leader, proven by its start time
     pid_t pid;

@@ -51,13 +51,15 @@ std::string OwnPidsCgroup() {
   return {};
 }
 
-std::vector<pid_t> Procs(const std::string& dir) {
-  std::vector<pid_t> pids;
+// Sets `pids` to the processes in the cgroup `dir`. Errors as the kernel gives them (ENOENT
+// once the cgroup is gone); `pids` is then empty, which does not mean the cgroup is.
+std::error_code Procs(const std::string& dir, std::vector<pid_t>& pids) {
+  pids.clear();
   std::string text;
-  ReadFile(dir + "/cgroup.procs", text);
+  if (auto ec = ReadFile(dir + "/cgroup.procs", text)) return ec;
   std::istringstream in(text);
   for (pid_t pid; in >> pid;) pids.push_back(pid);
-  return pids;
+  return {};
 }
 
 }  // namespace
@@ -101,9 +103,12 @@ std::error_code PidsLimit::Prepare(const std::string& name, int max, base::Uniqu
   return ec;
 }
 
-int PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid) {
-  int signalled = 0;
-  for (pid_t pid : Procs(PathOf(name))) {
+std::error_code PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid,
+                                  int& signalled) {
+  signalled = 0;
+  std::vector<pid_t> pids;
+  if (auto ec = Procs(PathOf(name), pids)) return ec;
+  for (pid_t pid : pids) {
     if (skip_pgid > 0 && ::getpgid(pid) == skip_pgid) continue;
     // A pidfd first; then check the process is still in this cgroup, so a pid reused since
     // cgroup.procs was read is never signalled.
@@ -117,7 +122,7 @@ int PidsLimit::Signal(const std::string& name, int sig, pid_t skip_pgid) {
     }
     if (::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0) == 0) ++signalled;
   }
-  return signalled;
+  return {};
 }
 
 bool PidsLimit::Remove(const std::string& name) { return ::rmdir(PathOf(name).c_str()) == 0; }

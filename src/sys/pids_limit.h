@@ -26,9 +26,10 @@ class PidsLimit {
   // Creates the cgroup `name` allowing `max` processes and opens its cgroup.procs for writing,
   // for the child to enter.
   std::error_code Prepare(const std::string& name, int max, base::UniqueFd& procs);
-  // Signals every process in `name` but the members of group `skip_pgid`, through pidfds;
-  // returns how many.
-  int Signal(const std::string& name, int sig, pid_t skip_pgid);
+  // Signals every process in `name` but the members of group `skip_pgid`, through pidfds, and
+  // sets `signalled` to how many. Errors: those of reading its cgroup.procs, as the kernel
+  // gives them (ENOENT once `name` is removed); nothing was signalled then.
+  std::error_code Signal(const std::string& name, int sig, pid_t skip_pgid, int& signalled);
   // Removes `name` if no process is left in it; false while some are.
   bool Remove(const std::string& name);
   // The directory of `name`, for tests and diagnostics.

@@ -13,16 +13,8 @@ namespace {
 
 namespace json = boost::json;
 
-class CliFollow : public ::testing::Test {
+class CliFollow : public CliTest {
  protected:
-  // `corral SUBCOMMAND --server ADDR ARGS...` against this test's server.
-  std::vector<std::string> Argv(std::vector<std::string> args) {
-    args.insert(args.begin() + 1, {"--server", address_});
-    args.insert(args.begin(), kCorral);
-    return args;
-  }
-  CommandResult Corral(std::vector<std::string> args) { return RunProgram(Argv(std::move(args))); }
-
   // Starts `command` in the background; its id.
   std::string StartBackground(const std::string& command) {
     auto started = Corral({"run", "--background", "--", command});
@@ -38,8 +30,6 @@ class CliFollow : public ::testing::Test {
   }
   void Open() { std::ofstream(gate_) << ""; }
 
-  Server server_;
-  std::string address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
   std::string gate_ = TempDir() + "/go";
 };
 

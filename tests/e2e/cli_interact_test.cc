@@ -9,23 +9,14 @@ namespace {
 
 namespace json = boost::json;
 
-class CliInteract : public ::testing::Test {
+class CliInteract : public CliTest {
  protected:
-  std::vector<std::string> Argv(std::vector<std::string> args) {
-    args.insert(args.begin() + 1, {"--server", address_});
-    args.insert(args.begin(), kCorral);
-    return args;
-  }
-  CommandResult Corral(std::vector<std::string> args) { return RunProgram(Argv(std::move(args))); }
   // `input | corral ARGS...` through a shell, the input given by printf's format `input`.
   CommandResult CorralFed(const std::string& input, const std::string& args) {
     return RunProgram(
         {"/bin/sh", "-c",
          "printf '" + input + "' | " + kCorral + " --server " + address_ + " " + args});
   }
-
-  Server server_;
-  std::string address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
 };
 
 TEST_F(CliInteract, RunDeadlineEndsTheCommandAndSaysSo) {

@@ -14,18 +14,8 @@ namespace {
 
 namespace json = boost::json;
 
-class CliSafety : public ::testing::Test {
+class CliSafety : public CliTest {
  protected:
-  // `corral SUBCOMMAND --server ADDR ARGS...` against this test's server.
-  std::vector<std::string> Argv(std::vector<std::string> args) {
-    args.insert(args.begin() + 1, {"--server", address_});
-    args.insert(args.begin(), kCorral);
-    return args;
-  }
-  CommandResult Corral(std::vector<std::string> args,
-                       const std::map<std::string, std::string>& env = {}) {
-    return RunProgram(Argv(std::move(args)), env);
-  }
   // The id of the only running process whose command is `command`, once there is one.
   std::string RunningId(const std::string& command) {
     std::string id;
@@ -40,8 +30,6 @@ class CliSafety : public ::testing::Test {
     });
     return id;
   }
-  Server server_;
-  std::string address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
 };
 
 TEST_F(CliSafety, SeveralWordsKeepTheirBoundaries) {

@@ -11,18 +11,7 @@ namespace {
 
 namespace json = boost::json;
 
-class Cli : public ::testing::Test {
- protected:
-  // Runs `corral SUBCOMMAND --server ADDR ARGS...` against this test's server.
-  CommandResult Corral(std::vector<std::string> args,
-                       const std::map<std::string, std::string>& env = {}) {
-    args.insert(args.begin(), {kCorral});
-    args.insert(args.begin() + 2, {"--server", server_address_});
-    return RunProgram(args, env);
-  }
-  Server server_;
-  std::string server_address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
-};
+class Cli : public CliTest {};
 
 TEST_F(Cli, RunPrintsTheOutputAndExitsWithTheCommandsCode) {
   auto r = Corral({"run", "--", "echo hello; echo err >&2"});

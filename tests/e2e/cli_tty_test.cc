@@ -139,17 +139,7 @@ class LocalTerminal {
   std::string err_path_;
 };
 
-class CliTty : public ::testing::Test {
- protected:
-  std::vector<std::string> Argv(std::vector<std::string> args) {
-    args.insert(args.begin() + 1, {"--server", address_});
-    args.insert(args.begin(), kCorral);
-    return args;
-  }
-
-  Server server_;
-  std::string address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
-};
+class CliTty : public CliTest {};
 
 TEST_F(CliTty, RunTtyRunsTheCommandOnATerminalAndRestoresTheLocalOne) {
   LocalTerminal term(Argv({"run", "--tty", "--", "tty"}));

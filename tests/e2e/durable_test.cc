@@ -29,10 +29,6 @@ std::map<std::string, std::string> Chat(const std::string& chat) {
   return {{"Coder-Chat-Id", chat}};
 }
 
-Server::Options OnStateDir(const std::string& dir) {
-  return {.args = {"--state-dir", dir, "--shutdown-grace", "300ms", "--drain-grace", "300ms"}};
-}
-
 // Every process the chat's list shows, by id.
 std::map<std::string, json::object> ListById(Server& server, const std::string& chat) {
   std::map<std::string, json::object> out;
@@ -43,17 +39,6 @@ std::map<std::string, json::object> ListById(Server& server, const std::string& 
     out[std::string(p.at("id").as_string())] = p.as_object();
   }
   return out;
-}
-
-// A process of the test's own, not started through Corral.
-pid_t SpawnOutsider() {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
 }
 
 std::string IntegrityCheck(const std::string& path) {

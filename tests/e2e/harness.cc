@@ -435,4 +435,32 @@ std::vector<pid_t> ZombieChildren(pid_t pid) {
   return zombies;
 }
 
+Server::Options OnStateDir(const std::string& dir, std::vector<std::string> more) {
+  Server::Options o{
+      .args = {"--state-dir", dir, "--shutdown-grace", "300ms", "--drain-grace", "300ms"}};
+  o.args.insert(o.args.end(), more.begin(), more.end());
+  return o;
+}
+
+pid_t SpawnOutsider() {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<std::string> CliTest::Argv(std::vector<std::string> args) {
+  args.insert(args.begin() + 1, {"--server", address_});
+  args.insert(args.begin(), kCorral);
+  return args;
+}
+
+CommandResult CliTest::Corral(std::vector<std::string> args,
+                              const std::map<std::string, std::string>& env) {
+  return RunProgram(Argv(std::move(args)), env);
+}
+
 }  // namespace corral::testing

@@ -4,6 +4,8 @@
 
 #include <csignal>
 
+#include <gtest/gtest.h>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
@@ -102,6 +104,14 @@ class Server {
   std::string log_path_;
 };
 
+// Options for a server on the state dir `dir` (not --ephemeral) with short shutdown and drain
+// graces, `more` added after them.
+Server::Options OnStateDir(const std::string& dir, std::vector<std::string> more = {});
+
+// A process of the test's own, not started through Corral: `sleep 300`, killed when the test
+// binary dies. The caller kills and reaps it.
+pid_t SpawnOutsider();
+
 // A connected Unix socket (the caller closes it), or -1.
 int ConnectUnix(const std::string& path);
 
@@ -144,6 +154,19 @@ class BackgroundProgram {
 CommandResult RunProgram(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
                          std::chrono::seconds limit = std::chrono::seconds(60));
+
+// A test driving its own server (default options) through the `corral` binary.
+class CliTest : public ::testing::Test {
+ protected:
+  // `corral SUBCOMMAND --server ADDR ARGS...` against this test's server.
+  std::vector<std::string> Argv(std::vector<std::string> args);
+  // Runs Argv(args) with `env` added to ours.
+  CommandResult Corral(std::vector<std::string> args,
+                       const std::map<std::string, std::string>& env = {});
+
+  Server server_;
+  std::string address_ = "http://" + server_.host() + ":" + std::to_string(server_.port());
+};
 
 // Polls `condition` every 20 ms for up to `limit`; true once it holds.
 bool Eventually(const std::function<bool()>& condition,

@@ -2,6 +2,7 @@
 // real binary: their output from the spools on disk, byte for byte as before, the cursor reads
 // at the same offsets, what a command lost mid-run wrote, and spools missing or damaged since.
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,13 +20,6 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
-
-Server::Options OnStateDir(const std::string& dir, std::vector<std::string> more = {}) {
-  Server::Options o{
-      .args = {"--state-dir", dir, "--shutdown-grace", "300ms", "--drain-grace", "300ms"}};
-  o.args.insert(o.args.end(), more.begin(), more.end());
-  return o;
-}
 
 std::string Path(const std::string& id, const std::string& action, const std::string& query = "") {
   return "/api/v0/processes/" + id + "/" + action + (query.empty() ? "" : "?" + query);
@@ -285,17 +279,6 @@ TEST(Restore, MetricsCountTheProcessesMarkedLostAtRecoveryOnce) {
   EXPECT_EQ(Sample(server, kLost), 0) << "lost under an earlier run, not this one's";
 }
 
-// A process of the test's own, not started through Corral.
-pid_t SpawnOutsider() {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::execl("/bin/sleep", "sleep", "300", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 // Where no writable cgroup v2 hierarchy exists (forced here with the hidden --no-cgroups),
 // recovery finds what a dead server left by its journaled leaders (proven by start time) and
 // by the CORRAL_INSTANCE cookie, and nothing else.
@@ -331,6 +314,85 @@ TEST(Restore, WithoutCgroupsRecoveryEndsTheDeadServersCommandsAndNothingElse) {
   EXPECT_TRUE(Alive(outsider)) << "a process not started by Corral was signalled";
   ::kill(outsider, SIGKILL);
   ::waitpid(outsider, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+// Regression: forgetting a process unlinked its spool before the journal committed the forget,
+// so a crash in between (here: the commit held off by a lock on the journal) left a row whose
+// output was gone: after the restart the process was listed with empty output. The spool is now
+// unlinked only once the forget is committed.
+TEST(Restore, AForgetNotYetCommittedWhenTheServerDiesKeepsItsSpool) {
+  const std::string state = TempDir() + "/state";
+  std::string first;
+  {
+    Server server(OnStateDir(state, {"--max-done", "1"}));
+    first = server.Start("echo remembered until the forget commits");
+    server.WaitOutput(first);
+    // The test holds the journal's write lock: every commit of the server fails from now on.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((state + "/journal.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+    // A second done process forgets the first (--max-done 1); its forget cannot commit.
+    server.WaitOutput(server.Start("true"));
+    EXPECT_EQ(server.Get(Path(first, "output")).status, 404);
+    EXPECT_TRUE(fs::exists(state + "/spool/" + first)) << "unlinked before its forget committed";
+    server.Crash();
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  Server server(OnStateDir(state, {"--max-done", "10"}));
+  HttpResult out = server.Get(Path(first, "output"));
+  ASSERT_EQ(out.status, 200) << out.body;
+  EXPECT_EQ(out.json.at("output").as_string(), "remembered until the forget commits\n");
+  EXPECT_FALSE(out.json.as_object().contains("spool_error")) << out.body;
+}
+
+}  // namespace
+}  // namespace corral::testing
+
+namespace corral::testing {
+namespace {
+
+// Every process the list shows, by id, each as its JSON text.
+std::map<std::string, std::string> ListedById(Server& server) {
+  std::map<std::string, std::string> out;
+  HttpResult r = server.Get("/api/v0/processes/list");
+  EXPECT_EQ(r.status, 200) << r.body;
+  if (!r.json.is_object()) return out;
+  for (const auto& p : r.json.at("processes").as_array()) {
+    out[std::string(p.at("id").as_string())] = json::serialize(p);
+  }
+  return out;
+}
+
+// Regression: the journal did not keep a command's stdin mode, terminal or deadline, so a done
+// process started with `timeout_ms` lost it from `list` after a restart.
+TEST(Restore, StdinTerminalAndDeadlineAreAnsweredTheSameAfterARestart) {
+  const std::string state = TempDir() + "/state";
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> listed, outputs;
+  {
+    Server server(OnStateDir(state));
+    const std::string piped = server.Start("cat", R"("stdin": "pipe", "timeout_ms": 600000)");
+    ASSERT_EQ(server.Post(Path(piped, "input"), R"({"data": "piped\n", "close": true})").status,
+              200);
+    ids = {piped, server.Start("echo on a terminal", R"("tty": {"rows": 30, "cols": 100})"),
+           server.Start("exec sleep 300", R"("timeout_ms": 300)")};
+    for (const std::string& id : ids) server.WaitOutput(id);
+    listed = ListedById(server);
+    outputs = OutputBodies(server, ids);
+    EXPECT_NE(listed[ids[0]].find("\"timeout_ms\":600000"), std::string::npos) << listed[ids[0]];
+    EXPECT_NE(outputs[ids[2] + "?"].find("\"ended_by\":\"deadline\""), std::string::npos);
+    server.Crash();
+  }
+  Server server(OnStateDir(state));
+  EXPECT_EQ(ListedById(server), listed);
+  EXPECT_EQ(OutputBodies(server, ids), outputs);
 }
 
 }  // namespace
