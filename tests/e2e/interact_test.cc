@@ -401,13 +401,13 @@ TEST(WaitingForInput, ReadWaitIdleEndsWhenTheCommandWaitsForInput) {
 
 TEST(WaitingForInput, ACommandJustGivenItsInputIsNotSeenWaiting) {
   Server server;
-  // Each line takes it a second: right after the input it is busy with it, never waiting. Its
-  // read, woken by our write, can still look asleep in /proc for a moment on another CPU: that
-  // moment must not make it look waiting (it did in about 4 cycles in 10).
-  const std::string id = server.Start("while read x; do sleep 1; done", "\"stdin\":\"pipe\"");
-  for (int i = 0; i < 8; ++i) {
+  // Each line has it sleep a second: right after the input it is busy with it, never waiting.
+  // Its read, woken by our write, can still look asleep in /proc for a moment on another CPU:
+  // that moment must not make it look waiting.
+  const std::string id = server.Start("exec " + kHelper + " prompt", "\"stdin\":\"pipe\"");
+  for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(Waiting(Read(server, id, "wait=idle&idle_ms=60000&timeout_ms=60000")));
-    ASSERT_EQ(Input(server, id, "x\n").status, 200);
+    ASSERT_EQ(Input(server, id, "1000\n").status, 200);
     EXPECT_FALSE(Waiting(Object(server.Get(Path(id, "output"))))) << "cycle " << i;
   }
   Input(server, id, "", /*close=*/true);
