@@ -20,6 +20,11 @@
 //   follow   --server URL --pid PID --helper PATH --followers F --kind stream|wait
 //            --seconds S --interval-ms I          write → stream event latency, memory per
 //                                                 follower (see load.h)
+//   input-wait --server URL --helper PATH --samples S   command blocking on a read → a waiting
+//                                                 client sees waiting_for_input (see load.h)
+//   interactive-list --server URL --processes P --samples S --command CMD
+//                                                 GET /list latency with P commands waiting
+//                                                 for input, then with the same P done
 //
 // Modes that start processes outside Corral end them (and only them) on any way out.
 #include <fcntl.h>
@@ -243,6 +248,8 @@ const std::vector<std::pair<std::string, Mode>>& Modes() {
       {"signal", corral::bench::SignalLatency},
       {"retention", corral::bench::Retention},
       {"follow", corral::bench::Follow},
+      {"input-wait", corral::bench::InputWait},
+      {"interactive-list", corral::bench::InteractiveList},
   };
   return modes;
 }

@@ -182,5 +182,18 @@ boost::json::object Retention(const LoadArgs& args);
 // "server_cpu_us_per_line" and "followers_cpu_us_per_line": the CPU time of the server and of
 // corral_load while measuring, over the lines received.
 boost::json::object Follow(const LoadArgs& args);
+// Mode `input-wait`: a command (`helper prompt`, stdin "pipe") that stamps CLOCK_REALTIME then
+// blocks reading its stdin, `samples` times: each cycle sends it a line (POST /input), after
+// which it sleeps 20-39 ms, stamps and blocks again, while two clients wait on it: one in
+// GET /{id}/read?wait=idle (which ends when it waits for input), one in ?wait=output (the floor:
+// the stamp's bytes reaching a client). Each arrival less the stamp is a sample.
+// Prints {"waiting_ms": {"p50", "p99"}, "output_ms": {"p50", "p99"}, "samples"}.
+boost::json::object InputWait(const LoadArgs& args);
+// Mode `interactive-list`: starts `processes` commands `command` with stdin "pipe", waits until
+// `list` shows every one waiting for input, then times `samples` GET /list?limit=processes;
+// then kills them all, waits until every one is done, and times `samples` lists of the same
+// entries again, none running (no /proc read behind them).
+// Prints {"running_list_ms": {"p50", "p99"}, "done_list_ms": {"p50", "p99"}}.
+boost::json::object InteractiveList(const LoadArgs& args);
 
 }  // namespace corral::bench

@@ -503,6 +503,43 @@ def bench_loud():
         f"{l99 / q99:.1f}x at p99", "p99 < 50 ms", l99 < 50)
 
 
+def bench_input_wait():
+    """Issue 10: from a command blocking on a read to a waiting client learning
+    `waiting_for_input: true`, against the same cycle's output reaching a `wait=output` reader
+    (the floor of any notification)."""
+    samples = sized(200, 50)
+    with Server() as server:
+        results = [load("input-wait", "--server", server.url, "--helper", HELPER,
+                        "--samples", samples) for _ in range(REPS)]
+    w50 = statistics.median(r["waiting_ms"]["p50"] for r in results)
+    w99 = statistics.median(r["waiting_ms"]["p99"] for r in results)
+    o50 = statistics.median(r["output_ms"]["p50"] for r in results)
+    o99 = statistics.median(r["output_ms"]["p99"] for r in results)
+    row(f"Command blocks on a read → `read?wait=idle` answers `waiting_for_input: true`, "
+        f"{samples} cycles (ms, p50 / p99)", f"{w50:.2f} / {w99:.2f}",
+        f"{o50:.2f} / {o99:.2f} (its output, written just before the read, reaching a "
+        "`wait=output` reader)", f"+{w99 - o99:.1f} ms at p99", "p99 < 50 ms", w99 < 50)
+
+
+def bench_interactive_list():
+    """Issue 10: GET /list of 100 commands waiting for input (each a shell with a job: sh, a
+    `sleep` and a `cat` reading the pipe), against the same list once they are all done: the
+    same entries without any /proc read behind them."""
+    samples = sized(300, 100)
+    with Server() as server:
+        results = [load("interactive-list", "--server", server.url, "--processes", 100,
+                        "--samples", samples, "--command", "sleep 1000 & cat; true")
+                   for _ in range(REPS)]
+    r50 = statistics.median(r["running_list_ms"]["p50"] for r in results)
+    r99 = statistics.median(r["running_list_ms"]["p99"] for r in results)
+    d50 = statistics.median(r["done_list_ms"]["p50"] for r in results)
+    d99 = statistics.median(r["done_list_ms"]["p99"] for r in results)
+    row("GET /list?limit=100 of 100 running commands waiting for input (stdin pipe; 3 "
+        "processes each), waiting_for_input and listening_ports measured (ms, p50 / p99)",
+        f"{r50:.2f} / {r99:.2f}", f"{d50:.2f} / {d99:.2f} (the same 100 once done: no /proc "
+        "read)", f"+{r99 - d99:.2f} ms at p99", "p99 < 5 ms", r99 < 5)
+
+
 def bench_scale():
     results = []
     for _ in range(REPS):
@@ -550,7 +587,8 @@ def machine():
 
 GROUPS = (bench_micro, bench_start, bench_journal, bench_restart, bench_latency, bench_kill,
           bench_signal, bench_retention, bench_ingest, bench_stream, bench_read, bench_api,
-          bench_observability, bench_loud, bench_scale)
+          bench_observability, bench_loud, bench_input_wait, bench_interactive_list,
+          bench_scale)
 
 
 def table():

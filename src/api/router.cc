@@ -99,16 +99,6 @@ store::StartRequest IdempotentRequest(const proc::StartSpec& spec) {
 // How often `read?wait=listening` looks for a listening port.
 constexpr std::chrono::milliseconds kListeningPoll{50};
 
-// The listening ports of each of `processes`, from one scan.
-std::vector<ListeningPorts> PortsOf(const proc::ProcessTable& table,
-                                    const std::vector<std::shared_ptr<const proc::Process>>& ps) {
-  proc::PortScan scan(table);
-  std::vector<ListeningPorts> ports;
-  ports.reserve(ps.size());
-  for (const auto& p : ps) ports.push_back(scan.ListeningPorts(*p));
-  return ports;
-}
-
 // `ports` spelled for a cache key: answers that show other ports are other answers.
 std::string PortsKey(std::span<const ListeningPorts> ports) {
   std::string key;
@@ -216,11 +206,11 @@ Response Router::Start(const Request& request, const std::string& chat) {
 Response Router::List(const std::string& chat, std::size_t limit) {
   // The running ones and the newest done ones, at most `limit`; cached per chat and limit for
   // one table generation.
-  table_.RefreshWaiting();  // a change of waiting_for_input changes the generation
-  // Ports change without a new generation: what the running ones listen on is part of the key.
   auto processes = table_.List(chat);
   if (processes.size() > limit) processes.resize(limit);
-  const std::vector<ListeningPorts> ports = PortsOf(table_, processes);
+  // A change of waiting_for_input changes the generation. Ports change without a new
+  // generation: what the running ones listen on is part of the key.
+  const std::vector<ListeningPorts> ports = table_.RefreshForAnswer(processes);
   const std::string key = "list " + std::to_string(limit) + " " + chat + PortsKey(ports);
   Response r;
   r.shared_body = cache_.Get(key, table_.generation());
@@ -380,7 +370,7 @@ asio::awaitable<Response> Router::WaitMany(const Route& route, const std::string
                            client_gone());
     if (which.index() == 2) co_return Gone();
   }
-  co_return Json(200, EncodeList(processes, PortsOf(table_, processes)));
+  co_return Json(200, EncodeList(processes, table_.RefreshForAnswer(processes)));
 }
 
 Response Router::Input(std::string_view id, const std::string& chat, std::string_view body) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -167,8 +168,11 @@ class Process {
   std::optional<sys::FileIdentity> input_identity_;
   bool waiting_ = false;  // waiting_for_input, as last measured at waiting_at_
   base::SteadyClock::time_point waiting_at_{};
-  base::SteadyClock::time_point input_at_{};  // the last input written to a terminal
-  int input_watchers_ = 0;                    // pending WaitInputState calls
+  base::SteadyClock::time_point input_at_{};  // the last input written to its stdin
+  // listening_ports, as last measured at ports_at_ (process_ports.cc).
+  std::vector<std::uint16_t> ports_;
+  base::SteadyClock::time_point ports_at_{};
+  int input_watchers_ = 0;  // pending WaitInputState calls
   // Never expires; cancelled when waiting_for_input changes and when the process is done.
   boost::asio::steady_timer state_event_;
 };

@@ -19,16 +19,17 @@ using Ports = std::vector<std::uint16_t>;
 // does not see listeners that appeared since. On the loop thread, while `table` lives.
 class PortScan {
  public:
-  explicit PortScan(const ProcessTable& table) : table_(table) {}
+  explicit PortScan(ProcessTable& table) : table_(table) {}
 
   // The ports on which some process of `process` (ProcessTable::Members) listens now: `[]` for
   // a running command that listens on nothing; nullopt once it is done (the field is then left
-  // out). Cost: a listing of each member's descriptors; the listeners are read only when some
-  // member holds a socket.
+  // out). Kept as the command's last measure (ProcessTable::RefreshPorts), so that an answer
+  // about many commands shows none older. Cost: a listing of each member's descriptors; the
+  // listeners are read only when some member holds a socket.
   std::optional<Ports> ListeningPorts(const Process& process);
 
  private:
-  const ProcessTable& table_;
+  ProcessTable& table_;
   sys::TcpListeners listeners_;
 };
 

@@ -214,6 +214,9 @@ base::Result<std::shared_ptr<const Process>> ProcessTable::Start(const StartSpec
   child.output.release();
   p->done_event_.expires_at(asio::steady_timer::time_point::max());
   p->output_event_.expires_at(asio::steady_timer::time_point::max());
+  // Without this the timer is expired from the start: WaitInputState would complete at once,
+  // and its callers (read?wait=idle, streams) would spin instead of waiting.
+  p->state_event_.expires_at(asio::steady_timer::time_point::max());
   CreateSpool(*p);
 
   leaders_.insert(p->pid_);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "proc/retention.h"
 #include "store/journal.h"
 #include "sys/cgroup.h"
+#include "sys/listening_ports.h"
 #include "sys/pids_limit.h"
 #include "sys/pty.h"
 #include "sys/spawn.h"
@@ -187,8 +189,21 @@ class ProcessTable {
   // wakes WaitInputState. A change to true first takes in the output the command wrote before it
   // blocked, so an answer that says it waits shows its prompt.
   std::optional<bool> RefreshWaiting(const Process& process);
-  // RefreshWaiting of every running command with a stdin pipe or terminal (for `list`).
-  void RefreshWaiting();
+  // For an answer about many commands at once (`list`, `wait`): the waiting_for_input and
+  // listening_ports of each of `processes`, measured anew only where the last measure is too old
+  // (process_ports.cc): measures younger than kAnswerReuse (100 ms) are reused; between that and
+  // kAnswerStaleness (500 ms) the oldest are measured again within a budget of kAnswerBudget
+  // (1 ms) per answer, the others wait for the next answer; older ones (or none yet) are always
+  // measured. So a client polling `list` of 100 commands sees values at most 500 ms old without
+  // paying for the /proc reads of all of them on every call. Returns each one's listening ports
+  // (nullopt once done: the field is left out); waiting_for_input is left in each process
+  // (Process::waiting_for_input), a change of it changing the generation.
+  std::vector<std::optional<std::vector<std::uint16_t>>> RefreshForAnswer(
+      std::span<const std::shared_ptr<const Process>> processes);
+  // The listening ports of `process` measured now from `listeners` (nullopt once done), kept as
+  // its last measure for RefreshForAnswer.
+  std::optional<std::vector<std::uint16_t>> RefreshPorts(const Process& process,
+                                                         sys::TcpListeners& listeners);
   // Completes when waiting_for_input of the process changes, or it is done (at once if it is).
   // While any such wait exists for a process, its state is measured every kInputPoll; nothing
   // is measured when nobody waits. Not counted as a waiter. Cancellable.
@@ -264,8 +279,11 @@ class ProcessTable {
   // becomes child.output, the output source).
   void AdoptInput(Process& p, sys::StdinMode mode, sys::SpawnedChild& child,
                   TerminalEnds& terminal);
-  bool MeasureWaiting(const Process& p);
-  void UpdateWaiting(const ProcessPtr& p);
+  // `members`: the command's processes when the caller has them (else read here).
+  bool MeasureWaiting(const Process& p, const std::vector<pid_t>* members = nullptr);
+  void UpdateWaiting(const ProcessPtr& p, const std::vector<pid_t>* members = nullptr);
+  // Measures waiting_for_input and listening_ports of `p` from one listing of its members.
+  void MeasureForAnswer(const ProcessPtr& p, sys::TcpListeners& listeners);
   void PollInputState();
   void ReleaseInput(Process& p);  // done: no more input, no more measures
 

@@ -16,16 +16,17 @@ namespace {
 // While someone waits on a command's waiting_for_input (read?wait=idle, a stream), it is
 // measured this often: what a waiting client may lag behind a command that blocks on a read.
 constexpr std::chrono::milliseconds kInputPoll{20};
-// A measure this recent is reused instead of read again from /proc: a `list` of many commands
-// asked for in a loop costs at most one measure of each per this interval (measured: ~0.35 ms
-// per command of three processes on a loaded 2-core machine, so 100 commands cost ~35 ms).
-// Waits are not slowed by it: the poll for them measures anew every kInputPoll.
+// A measure this recent is reused by answers about one command (output, read, streams) instead
+// of read again from /proc (~0.1-0.35 ms per command of three processes on a loaded 2-core
+// machine); answers about many (list) follow RefreshForAnswer. Waits are not slowed by it: the
+// poll for them measures anew every kInputPoll.
 constexpr std::chrono::milliseconds kWaitingReuse{100};
 // Input written to a terminal reaches its reader through the kernel's terminal work queue, a
-// moment after our write returns: until then the reader still looks blocked in its read. So for
-// this long after input, a terminal command is not said to wait (a pipe hands input over within
-// the write, and needs no such delay).
-constexpr std::chrono::milliseconds kTerminalInputSettle{10};
+// moment after our write returns; and a pipe's reader, woken by the write, may still show as
+// asleep in its read for a moment (measured: 4 samples in 10 right after the write, on another
+// CPU). Until then it still looks blocked in its read: for this long after input, a command is
+// not said to wait.
+constexpr std::chrono::milliseconds kInputSettle{10};
 
 }  // namespace
 
@@ -54,7 +55,7 @@ Status ProcessTable::WriteInput(const Process& process, std::string_view data, b
   if (!p->input_ || !p->input_->open()) return Status(Code::kFailedPrecondition, "no open stdin");
   Status s = p->input_->Write(data, close);
   if (!s.ok()) return s;
-  if (p->stdin_mode_ == sys::StdinMode::kTty) p->input_at_ = base::SteadyClock::now();
+  p->input_at_ = base::SteadyClock::now();
   UpdateWaiting(p);  // given input, it is no longer waiting: say so at once
   return s;
 }
@@ -72,15 +73,15 @@ Status ProcessTable::Resize(const Process& process, sys::WindowSize size) {
   return Status::Ok();
 }
 
-bool ProcessTable::MeasureWaiting(const Process& p) {
+bool ProcessTable::MeasureWaiting(const Process& p, const std::vector<pid_t>* members) {
   if (p.done_ || !p.input_identity_ || !p.input_) return false;
   // Input it has not been given yet: it is about to get it.
   if (p.input_->queued() > 0) return false;
   const bool terminal = p.stdin_mode_ == sys::StdinMode::kTty;
   // A closed pipe: its reads return end of file, they never wait.
   if (!terminal && p.input_->fd() < 0) return false;
-  if (terminal && base::SteadyClock::now() - p.input_at_ < kTerminalInputSettle) return false;
-  std::vector<pid_t> pids = Members(p);
+  if (base::SteadyClock::now() - p.input_at_ < kInputSettle) return false;
+  std::vector<pid_t> pids = members ? *members : Members(p);
   if (terminal) {
     // Only the terminal's foreground job can read it (a background one is stopped instead).
     pid_t foreground = 0;
@@ -90,8 +91,8 @@ bool ProcessTable::MeasureWaiting(const Process& p) {
   return sys::WaitingForInput(pids, *p.input_identity_);
 }
 
-void ProcessTable::UpdateWaiting(const ProcessPtr& p) {
-  const bool waiting = MeasureWaiting(*p);
+void ProcessTable::UpdateWaiting(const ProcessPtr& p, const std::vector<pid_t>* members) {
+  const bool waiting = MeasureWaiting(*p, members);
   p->waiting_at_ = base::SteadyClock::now();
   if (waiting == p->waiting_) return;
   // The prompt it wrote before blocking is in the pipe: take it in before anyone hears it waits.
@@ -110,17 +111,6 @@ std::optional<bool> ProcessTable::RefreshWaiting(const Process& process) {
     UpdateWaiting(p);
   }
   return p->waiting_for_input();
-}
-
-void ProcessTable::RefreshWaiting() {
-  const auto now = base::SteadyClock::now();
-  std::vector<ProcessPtr> due;  // an update may finish a process: not while iterating the table
-  for (const auto& [id, p] : processes_) {
-    if (!p->done_ && p->input_identity_ && now - p->waiting_at_ >= kWaitingReuse) due.push_back(p);
-  }
-  for (const ProcessPtr& p : due) {
-    if (!p->done_) UpdateWaiting(p);
-  }
 }
 
 asio::awaitable<void> ProcessTable::WaitInputState(std::shared_ptr<const Process> process) {

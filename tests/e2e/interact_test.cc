@@ -399,6 +399,21 @@ TEST(WaitingForInput, ReadWaitIdleEndsWhenTheCommandWaitsForInput) {
   server.WaitOutput(id);
 }
 
+TEST(WaitingForInput, ACommandJustGivenItsInputIsNotSeenWaiting) {
+  Server server;
+  // Each line has it sleep a second: right after the input it is busy with it, never waiting.
+  // Its read, woken by our write, can still look asleep in /proc for a moment on another CPU:
+  // that moment must not make it look waiting.
+  const std::string id = server.Start("exec " + kHelper + " prompt", "\"stdin\":\"pipe\"");
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Waiting(Read(server, id, "wait=idle&idle_ms=60000&timeout_ms=60000")));
+    ASSERT_EQ(Input(server, id, "1000\n").status, 200);
+    EXPECT_FALSE(Waiting(Object(server.Get(Path(id, "output"))))) << "cycle " << i;
+  }
+  Input(server, id, "", /*close=*/true);
+  server.WaitOutput(id);
+}
+
 // Reads from `fd` until `text` is in `got` or the peer closes (30 s at most per read).
 bool ReadUntilText(int fd, std::string& got, const std::string& text) {
   char buf[65536];

@@ -10,6 +10,9 @@
 //   child_helper now               print CLOCK_REALTIME in nanoseconds and exit
 //   child_helper tick MS SECONDS   every MS milliseconds for SECONDS, print CLOCK_REALTIME in
 //                                  nanoseconds as a line (one write each)
+//   child_helper prompt            print CLOCK_REALTIME in nanoseconds as a line, then block
+//                                  reading stdin; each line read is a number of milliseconds to
+//                                  sleep before the next stamp and read; exit 0 at end of file
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -60,6 +63,27 @@ int Tick(long interval_ms, long seconds) {
   return 0;
 }
 
+// The stamp is taken just before the write, and the read follows the write at once: the stamp
+// is when the helper starts waiting for input, within the write's few microseconds.
+int Prompt() {
+  std::string pending;
+  for (;;) {
+    SayNow();
+    std::size_t eol;
+    while ((eol = pending.find('\n')) == std::string::npos) {
+      char buf[256];
+      const ssize_t n = ::read(0, buf, sizeof buf);
+      if (n == 0) return 0;
+      if (n < 0) return 3;
+      pending.append(buf, static_cast<std::size_t>(n));
+    }
+    const long ms = std::atol(pending.substr(0, eol).c_str());
+    pending.erase(0, eol + 1);
+    const timespec delay{ms / 1000, ms % 1000 * 1'000'000};
+    ::nanosleep(&delay, nullptr);
+  }
+}
+
 int Print(std::size_t n, std::size_t chunk) {
   const std::string all = corral::testing::Pattern(n);
   for (std::size_t i = 0; i < n; i += chunk) WriteAll(all.data() + i, std::min(chunk, n - i));
@@ -107,6 +131,7 @@ int main(int argc, char** argv) {
     SayNow();
     return 0;
   }
+  if (cmd == "prompt") return Prompt();
   if (cmd == "tick" && argc >= 4) return Tick(std::atol(argv[2]), std::atol(argv[3]));
   if (cmd == "hold" && argc >= 3) {
     if (::fork() == 0) {
