@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 #include <string_view>
+#include <variant>
 
 #include "api/cursor.h"
 #include "base/log.h"
@@ -21,9 +22,54 @@ namespace http = beast::http;
 using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+bool Cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
+
+// Until cancelled.
+asio::awaitable<void> Forever() {
+  asio::steady_timer timer(co_await asio::this_coro::executor,
+                           asio::steady_timer::time_point::max());
   co_await timer.async_wait(kNoThrow);
+}
+
+// What a stream waits on when it has nothing to send. `timer` expires when a keep-alive is due
+// and is cancelled by the watchers below when there may be something to send (`news`: set even
+// while the stream is busy writing, so that it looks again before waiting). One per stream for
+// its whole life: a wake costs no allocation.
+struct Wake {
+  explicit Wake(const asio::any_io_executor& ex) : timer(ex) {}
+  void Notify() {
+    news = true;
+    timer.cancel();
+  }
+  asio::steady_timer timer;
+  bool news = false;
+};
+
+// Wakes the stream on each output of the process (an append, its end of file, its end), as long
+// as more can come.
+asio::awaitable<void> WatchOutput(proc::ProcessTable& table, std::shared_ptr<const proc::Process> p,
+                                  Wake& wake) {
+  const auto state = co_await asio::this_coro::cancellation_state;
+  while (!p->output_complete()) {
+    co_await table.WaitOutput(p, /*counted=*/false);
+    if (Cancelled(state)) co_return;
+    wake.Notify();
+  }
+  co_await Forever();
+}
+
+// Wakes the stream on each change of the command's waiting_for_input, as long as it has one.
+asio::awaitable<void> WatchInputState(proc::ProcessTable& table,
+                                      std::shared_ptr<const proc::Process> p, Wake& wake) {
+  const auto state = co_await asio::this_coro::cancellation_state;
+  while (p->waiting_for_input()) {
+    co_await table.WaitInputState(p);
+    if (Cancelled(state)) co_return;
+    wake.Notify();
+  }
+  co_await Forever();
 }
 
 template <typename Stream>
@@ -39,6 +85,53 @@ asio::awaitable<bool> WriteEvent(Stream& stream, bool chunked, std::string_view 
   }
   stream.expires_never();
   co_return !ec;
+}
+
+// The stream's events, until the exit event was sent, the output could not be read (both: true,
+// the body is to be ended), a write failed or it was cancelled (false).
+template <typename Stream>
+asio::awaitable<bool> Pump(Stream& stream, bool chunked, proc::ProcessTable& table,
+                           std::shared_ptr<const proc::Process> p, std::uint64_t offset,
+                           std::chrono::milliseconds write_timeout, Wake& wake) {
+  const auto state = co_await asio::this_coro::cancellation_state;
+  wake.timer.expires_after(kKeepAliveInterval);
+  std::optional<bool> sent_state;  // the last waiting_for_input sent
+  for (;;) {
+    if (Cancelled(state)) co_return false;
+    wake.news = false;  // what comes from now on is looked at by the next step
+    // Measured before the read: a command found waiting has its prompt taken in first, so the
+    // read below sends the prompt before the state says it waits.
+    const std::optional<bool> waiting = table.RefreshWaiting(*p);
+    auto step = api::NextStreamStep(*p, &offset);
+    if (!step.ok()) {
+      base::LogWarning("stream of process " + p->id() + ": " + step.status().message());
+      co_return true;
+    }
+    using Kind = api::StreamStep::Kind;
+    if (step->kind != Kind::kWait) {
+      if (!co_await WriteEvent(stream, chunked, *step->text, write_timeout)) co_return false;
+      if (step->kind == Kind::kEnd) co_return true;
+      wake.timer.expires_after(kKeepAliveInterval);
+      continue;
+    }
+    // Caught up with the output: its state, when it changed (and first of all, for a command
+    // with a stdin pipe or terminal), comes after what the command wrote before it.
+    if (waiting && waiting != sent_state) {
+      if (!co_await WriteEvent(stream, chunked, api::StateEvent(*waiting), write_timeout)) {
+        co_return false;
+      }
+      sent_state = waiting;
+      wake.timer.expires_after(kKeepAliveInterval);
+      continue;
+    }
+    if (wake.news) continue;
+    auto [ec] = co_await wake.timer.async_wait(kNoThrow);
+    if (ec) continue;  // woken (or cancelled: the loop's first check ends it)
+    if (!co_await WriteEvent(stream, chunked, api::kKeepAliveComment, write_timeout)) {
+      co_return false;
+    }
+    wake.timer.expires_after(kKeepAliveInterval);
+  }
 }
 
 template <typename Stream>
@@ -59,42 +152,13 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
   stream.expires_never();
   if (ec) co_return;
 
-  std::optional<bool> sent_state;  // the last waiting_for_input sent
-  for (;;) {
-    // Measured before the read: a command found waiting has its prompt taken in first, so the
-    // read below sends the prompt before the state says it waits.
-    const std::optional<bool> waiting = table.RefreshWaiting(*p);
-    auto step = api::NextStreamStep(*p, &offset);
-    if (!step.ok()) {
-      base::LogWarning("stream of process " + p->id() + ": " + step.status().message());
-      break;
-    }
-    using Kind = api::StreamStep::Kind;
-    if (step->kind == Kind::kSend) {
-      if (!co_await WriteEvent(stream, chunked, step->text, write_timeout)) co_return;
-      continue;
-    }
-    if (step->kind == Kind::kEnd) {
-      if (!co_await WriteEvent(stream, chunked, step->text, write_timeout)) co_return;
-      break;
-    }
-    // Caught up with the output: its state, when it changed (and first of all, for a command
-    // with a stdin pipe or terminal), comes after what the command wrote before it.
-    if (waiting && waiting != sent_state) {
-      if (!co_await WriteEvent(stream, chunked, api::StateEvent(*waiting), write_timeout)) {
-        co_return;
-      }
-      sent_state = waiting;
-      continue;
-    }
-    auto which = co_await (table.WaitOutput(p, /*counted=*/false) || table.WaitInputState(p) ||
-                           Sleep(kKeepAliveInterval) || client_gone());
-    if (which.index() == 3) co_return;
-    if (which.index() == 2 &&
-        !co_await WriteEvent(stream, chunked, api::kKeepAliveComment, write_timeout)) {
-      co_return;
-    }
-  }
+  // The watchers and the client's end live as long as the stream, not one wait: a wake costs
+  // neither a timer nor a group of waits.
+  Wake wake(stream.get_executor());
+  auto ended =
+      co_await (Pump(stream, chunked, table, p, offset, write_timeout, wake) ||
+                WatchOutput(table, p, wake) || WatchInputState(table, p, wake) || client_gone());
+  if (ended.index() != 0 || !std::get<0>(ended)) co_return;
   if (chunked) {
     stream.expires_after(write_timeout);
     co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
