@@ -134,6 +134,13 @@ asio::awaitable<bool> Pump(Stream& stream, bool chunked, proc::ProcessTable& tab
   }
 }
 
+// Which branch of the stream's wait ended it: the pump (with its result), or another.
+using Ended = std::variant<bool, std::monostate, std::monostate, std::monostate>;
+Ended Widen(const std::variant<bool, std::monostate, std::monostate>& v) {
+  if (v.index() == 0) return Ended(std::in_place_index<0>, std::get<0>(v));
+  return Ended(std::in_place_index<1>);
+}
+
 template <typename Stream>
 asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable& table,
                            std::shared_ptr<const proc::Process> p, std::uint64_t offset,
@@ -155,9 +162,14 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
   // The watchers and the client's end live as long as the stream, not one wait: a wake costs
   // neither a timer nor a group of waits.
   Wake wake(stream.get_executor());
-  auto ended =
-      co_await (Pump(stream, chunked, table, p, offset, write_timeout, wake) ||
-                WatchOutput(table, p, wake) || WatchInputState(table, p, wake) || client_gone());
+  // A command without a stdin pipe or terminal has no state to watch: one wait less to hold.
+  const auto ended =
+      p->waiting_for_input()
+          ? co_await (Pump(stream, chunked, table, p, offset, write_timeout, wake) ||
+                      WatchOutput(table, p, wake) || WatchInputState(table, p, wake) ||
+                      client_gone())
+          : Widen(co_await (Pump(stream, chunked, table, p, offset, write_timeout, wake) ||
+                            WatchOutput(table, p, wake) || client_gone()));
   if (ended.index() != 0 || !std::get<0>(ended)) co_return;
   if (chunked) {
     stream.expires_after(write_timeout);
