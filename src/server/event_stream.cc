@@ -2,6 +2,10 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -11,7 +15,9 @@
 #include <charconv>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "api/cursor.h"
 #include "base/log.h"
@@ -36,14 +42,82 @@ asio::awaitable<void> Forever() {
   co_await timer.async_wait(kNoThrow);
 }
 
-// One stream's state, shared by its pump and its watchers. While the pump is parked (caught up,
-// waiting for news or for its keep-alive), a watcher that sees new output sends what there is
+// A stream the output watcher of its process pokes when there may be something to send.
+class Pokeable {
+ public:
+  virtual void Poke() = 0;
+
+ protected:
+  ~Pokeable() = default;
+};
+
+// The streams following one process, and the one watcher that pokes them all on each output (an
+// append, its end of file, its end) as long as more can come: a line written to 1,000 followers
+// is one wait and one walk over them, not 1,000 waits each resumed. Lives while it has followers
+// (and its watcher, cancelled when the last one leaves, until it ends). Of the loop's thread.
+class Fanout {
+ public:
+  // Makes `f` a follower of `p` until the returned handle is dropped.
+  static std::shared_ptr<void> Join(proc::ProcessTable& table,
+                                    std::shared_ptr<const proc::Process> p, Pokeable* f,
+                                    const asio::any_io_executor& ex) {
+    auto& registry = Registry();
+    std::shared_ptr<Fanout> fanout = registry[p.get()].lock();
+    if (!fanout) {
+      fanout = std::make_shared<Fanout>(p);
+      registry[p.get()] = fanout;
+      if (!p->output_complete()) {
+        asio::co_spawn(ex, Watch(table, fanout),
+                       asio::bind_cancellation_slot(fanout->stop_.slot(), asio::detached));
+      }
+    }
+    fanout->followers_.push_back(f);
+    return std::shared_ptr<void>(nullptr, [fanout, f](void*) { fanout->Leave(f); });
+  }
+
+  explicit Fanout(std::shared_ptr<const proc::Process> p) : p_(std::move(p)) {}
+
+ private:
+  static std::unordered_map<const proc::Process*, std::weak_ptr<Fanout>>& Registry() {
+    thread_local std::unordered_map<const proc::Process*, std::weak_ptr<Fanout>> registry;
+    return registry;
+  }
+
+  static asio::awaitable<void> Watch(proc::ProcessTable& table, std::shared_ptr<Fanout> self) {
+    const auto state = co_await asio::this_coro::cancellation_state;
+    while (!self->p_->output_complete()) {
+      co_await table.WaitOutput(self->p_, /*counted=*/false);
+      if (Cancelled(state)) co_return;
+      for (Pokeable* f : self->followers_) f->Poke();  // a poke neither joins nor leaves
+    }
+  }
+
+  void Leave(Pokeable* f) {
+    std::erase(followers_, f);
+    if (!followers_.empty()) return;
+    // The next follower gets a fanout (and a watcher) of its own.
+    auto& registry = Registry();
+    if (auto it = registry.find(p_.get());
+        it != registry.end() && it->second.lock().get() == this) {
+      registry.erase(it);
+    }
+    stop_.emit(asio::cancellation_type::terminal);
+  }
+
+  std::shared_ptr<const proc::Process> p_;
+  std::vector<Pokeable*> followers_;
+  asio::cancellation_signal stop_;  // ends the watcher
+};
+
+// One stream's state, shared by its pump and the watchers that poke it (its process's Fanout, and
+// WatchInputState for a command with a stdin pipe or terminal). While the pump is parked (caught
+// up, waiting for news or for its keep-alive), a watcher that sees new output sends what there is
 // itself, with non-blocking writes: a follower that keeps up costs one write per event and no
 // resumption of its pump, no timer and no handler. Only what does not fit in the socket's buffer
 // (a slow reader) goes to the pump's timed asynchronous write, so such a reader is cut off by the
 // same rule as before: each write must complete within the write timeout.
 template <typename Stream>
-struct Follower {
+struct Follower final : Pokeable {
   using Buffers = std::array<asio::const_buffer, 3>;
   enum class Progress {
     kCaughtUp,  // nothing to send until news
@@ -146,7 +220,7 @@ struct Follower {
   }
 
   // From a watcher: there may be something to send.
-  void Poke() {
+  void Poke() override {
     if (!parked) return;  // the pump looks again before it parks
     if (Advance() != Progress::kCaughtUp) timer.cancel();
   }
@@ -171,20 +245,6 @@ struct Follower {
   asio::steady_timer timer;    // expires when a keep-alive is due; cancelled to resume the pump
   std::chrono::steady_clock::time_point last_write = std::chrono::steady_clock::now();
 };
-
-// Pokes the stream on each output of the process (an append, its end of file, its end), as long
-// as more can come.
-template <typename Stream>
-asio::awaitable<void> WatchOutput(proc::ProcessTable& table, std::shared_ptr<const proc::Process> p,
-                                  Follower<Stream>& f) {
-  const auto state = co_await asio::this_coro::cancellation_state;
-  while (!p->output_complete()) {
-    co_await table.WaitOutput(p, /*counted=*/false);
-    if (Cancelled(state)) co_return;
-    f.Poke();
-  }
-  co_await Forever();
-}
 
 // Pokes the stream on each change of the command's waiting_for_input, as long as it has one.
 template <typename Stream>
@@ -234,8 +294,8 @@ asio::awaitable<bool> Pump(Follower<Stream>& f, std::chrono::milliseconds write_
 }
 
 // Which branch of the stream's wait ended it: the pump (with its result), or another.
-using Ended = std::variant<bool, std::monostate, std::monostate, std::monostate>;
-Ended Widen(const std::variant<bool, std::monostate, std::monostate>& v) {
+using Ended = std::variant<bool, std::monostate, std::monostate>;
+Ended Widen(const std::variant<bool, std::monostate>& v) {
   if (v.index() == 0) return Ended(std::in_place_index<0>, std::get<0>(v));
   return Ended(std::in_place_index<1>);
 }
@@ -263,12 +323,12 @@ asio::awaitable<void> Send(Stream& stream, unsigned version, proc::ProcessTable&
   stream.socket().non_blocking(true, ec);
   if (ec) co_return;
   Follower<Stream> f(stream, chunked, table, *p, offset);
+  const auto following = Fanout::Join(table, p, &f, stream.get_executor());
   // A command without a stdin pipe or terminal has no state to watch: one wait less to hold.
   const auto ended =
       p->waiting_for_input()
-          ? co_await (Pump(f, write_timeout) || WatchOutput(table, p, f) ||
-                      WatchInputState(table, p, f) || client_gone())
-          : Widen(co_await (Pump(f, write_timeout) || WatchOutput(table, p, f) || client_gone()));
+          ? co_await (Pump(f, write_timeout) || WatchInputState(table, p, f) || client_gone())
+          : Widen(co_await (Pump(f, write_timeout) || client_gone()));
   if (ended.index() != 0 || !std::get<0>(ended)) co_return;
   if (chunked) {
     stream.expires_after(write_timeout);

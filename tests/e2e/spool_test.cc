@@ -272,6 +272,52 @@ TEST(Spool, AStreamReaderThatStopsReadingIsCutOffWhileAnotherGetsEverything) {
   EXPECT_TRUE(cut_off);
 }
 
+// What comes on `c` until `needle` (or the close, or 30 s of silence).
+std::string ReadUntil(RawConnection& c, std::string_view needle) {
+  std::string got;
+  char buf[4096];
+  while (got.find(needle) == std::string::npos) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) break;
+    const ssize_t n = ::read(c.fd(), buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST(Spool, FollowersOfOneCommandComeAndGoAndEachGetsItsOutputLive) {
+  Server server;
+  const std::string id =
+      server.Start("read _; echo one; read _; echo two; read _; exit 4", "\"stdin\":\"pipe\"");
+  auto input = [&] {
+    EXPECT_EQ(server.Post(Path(id, "input", ""), R"({"data":"\n"})").status, 200);
+  };
+  // A follower whose response has begun: it follows from then on.
+  auto follow = [&](const std::string& last_event_id) {
+    auto c = std::make_unique<RawConnection>(server.host(), server.port());
+    EXPECT_TRUE(c->Send("GET " + Path(id, "stream", "") +
+                        " HTTP/1.0\r\nHost: localhost\r\nLast-Event-ID: " + last_event_id +
+                        "\r\n\r\n"));
+    EXPECT_NE(ReadUntil(*c, "\r\n\r\n").find("text/event-stream"), std::string::npos);
+    return c;
+  };
+  auto staying = follow("0");
+  auto leaving = follow("0");
+  input();
+  EXPECT_NE(ReadUntil(*leaving, "one\\n").find("one\\n"), std::string::npos);
+  leaving->Close();
+  EXPECT_NE(ReadUntil(*staying, "one\\n").find("one\\n"), std::string::npos);
+  staying->Close();
+  // Every follower gone, a newcomer is followed live all the same.
+  auto late = follow("4");
+  input();
+  EXPECT_NE(ReadUntil(*late, "two\\n").find("two\\n"), std::string::npos);
+  input();
+  const std::string end = ReadUntil(*late, "event: exit");
+  EXPECT_NE(end.find("event: exit\ndata: {\"exit_code\":4"), std::string::npos) << end;
+}
+
 TEST(Spool, OutputOfADoneProcessRendersFromTheSpoolAndTheCleanViewToo) {
   Server server;
   const std::string id = server.Start("printf 'a\\033[31mred\\033[0m\\r\\nx 50%%\\rx 100%%\\n'");
