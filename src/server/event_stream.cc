@@ -192,8 +192,10 @@ struct Follower final : Pokeable {
         }
       }
       // Measured before the read: a command found waiting has its prompt taken in first, so the
-      // read below sends the prompt before the state says it waits.
-      const std::optional<bool> waiting = table.RefreshWaiting(p);
+      // read below sends the prompt before the state says it waits. Nothing to measure (nor to
+      // look up in the table) where the state does not apply.
+      const std::optional<bool> waiting =
+          p.waiting_for_input() ? table.RefreshWaiting(p) : std::nullopt;
       auto step = api::NextStreamStep(p, &offset);
       if (!step.ok()) {
         base::LogWarning("stream of process " + p.id() + ": " + step.status().message());
