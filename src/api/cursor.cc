@@ -27,16 +27,28 @@ base::Result<proc::OutputRead> ReadProcessOutput(const proc::Process& p, std::ui
 }
 
 base::Result<StreamStep> NextStreamStep(const proc::Process& p, std::uint64_t* offset) {
+  StreamStep step;
+  // A growing output read from its end has nothing (no byte, no gap, no end) to send yet.
+  const bool growing = !p.output_complete();
+  if (growing && *offset == p.total_bytes()) return step;
+  // Until the output grows, a read at this offset answers the same: the cached event is it.
+  proc::Process::StreamEvent& cached = p.stream_event();
+  if (growing && cached.text && cached.offset == *offset && cached.total == p.total_bytes()) {
+    step.kind = StreamStep::Kind::kSend;
+    step.text = cached.text;
+    *offset = cached.next_offset;
+    return step;
+  }
   auto read = ReadProcessOutput(p, *offset, kStreamChunkBytes, proc::View::kRaw);
   if (!read.ok()) return read.status();
-  StreamStep step;
   if (read->next_offset > *offset || read->gap) {
     step.kind = StreamStep::Kind::kSend;
-    step.text = OutputEvent(*read);
+    step.text = std::make_shared<const std::string>(OutputEvent(*read));
+    if (growing) cached = {*offset, p.total_bytes(), read->next_offset, step.text};
     *offset = read->next_offset;
   } else if (read->eof) {
     step.kind = StreamStep::Kind::kEnd;
-    step.text = ExitEvent(p);
+    step.text = std::make_shared<const std::string>(ExitEvent(p));
   }
   return step;
 }

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -40,11 +41,15 @@ struct StreamStep {
     kEnd,   // send `text` (the exit event), then close
   };
   Kind kind = Kind::kWait;
-  std::string text;
+  std::shared_ptr<const std::string> text;  // null for kWait
 };
 
 // The next step of a stream whose cursor is at `*offset`: an `output` event of the next chunk
 // (moving *offset past it), `exit` once the output is complete and read to its end, or wait.
+// While the output may grow, the event read and encoded at an offset is kept on the process
+// (Process::stream_event) until more output comes: the other followers at that offset send the
+// same text without reading or encoding it again, so 1,000 followers of a command cost one read
+// per chunk, not 1,000. A cursor at the end of a growing output waits without a read.
 // Errors: those of ReadProcessOutput.
 base::Result<StreamStep> NextStreamStep(const proc::Process& p, std::uint64_t* offset);
 

@@ -107,6 +107,18 @@ class Process {
     return waiting_;
   }
 
+  // The `output` event a stream sent last from the growing output (api::NextStreamStep): the
+  // chunk read from `offset` when the output had `total` bytes, encoded, and where it ends.
+  // Other followers at that offset send the same text until the output grows. A cache, not
+  // state: kept on this const view (the loop thread only), dropped once the output is complete.
+  struct StreamEvent {
+    std::uint64_t offset = 0;
+    std::uint64_t total = 0;
+    std::uint64_t next_offset = 0;
+    std::shared_ptr<const std::string> text;  // null: none
+  };
+  StreamEvent& stream_event() const { return stream_event_; }
+
  private:
   friend class ProcessTable;
   static inline const std::optional<sys::ExitStatus> kNoExit;
@@ -152,6 +164,7 @@ class Process {
   std::string spool_error_;             // why the spool could not be made, or failed
   std::uint64_t spool_disk_bytes_ = 0;  // what the closed spool takes on disk
   bool buffer_in_spool_ = false;        // output_ was dropped: the spool holds what it held
+  mutable StreamEvent stream_event_;    // see stream_event()
 
   // The run deadline (process_deadline.cc): SIGTERM when timeout_ passes, SIGKILL kDeadlineKill
   // later to what is left.

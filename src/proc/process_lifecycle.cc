@@ -118,6 +118,7 @@ void ProcessTable::Append(Process& p, std::string_view bytes) {
 
 void ProcessTable::SettleOutput(Process& p) {
   p.output_event_.cancel();
+  if (p.output_complete()) p.stream_event_ = {};  // no stream reads the cache of it any more
   if (!p.output_complete() || !p.spool_) return;
   // A file deleted under us: its descriptor still serves it, and the buffer stays.
   if (::access(p.spool_->path().c_str(), F_OK) != 0 && !p.forgotten_) return;

@@ -163,7 +163,7 @@ TEST(Spool, WaitOutputWakesOnTheFirstNewByte) {
 
 // A stream read over HTTP/1.0 (its body ends at the close, no chunking) until the server closes.
 std::string StreamBody(Server& server, const std::string& id, const std::string& last_event_id,
-                       std::size_t stop_after = 0) {
+                       std::size_t stop_after = 0, std::string_view stop_at = {}) {
   RawConnection c(server.host(), server.port());
   std::string request = "GET " + Path(id, "stream", "") + " HTTP/1.0\r\nHost: 127.0.0.1\r\n";
   if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
@@ -177,6 +177,12 @@ std::string StreamBody(Server& server, const std::string& id, const std::string&
     if (n <= 0) break;
     got.append(buf, static_cast<std::size_t>(n));
     if (stop_after && got.size() >= stop_after) break;
+    // Looked for in what just came (and the few bytes before it that could start it).
+    const std::size_t from =
+        got.size() - std::min(got.size(), static_cast<std::size_t>(n) + stop_at.size());
+    if (!stop_at.empty() && got.find(stop_at, from) != std::string::npos) {
+      break;
+    }
   }
   const std::size_t body = got.find("\r\n\r\n");
   EXPECT_NE(body, std::string::npos);
@@ -248,6 +254,68 @@ TEST(Spool, AStreamFollowsARunningCommandLive) {
   auto exit = json::parse(events.back().data).as_object();
   EXPECT_EQ(exit.at("exit_code").to_number<int>(), 3);
   EXPECT_EQ(exit.at("ended_by").as_string(), "exit");
+}
+
+TEST(Spool, AStreamReaderThatStopsReadingIsCutOffWhileAnotherGetsEverything) {
+  Server server({.args = {"--request-timeout", "1s"}});
+  // More than the socket buffers of both ends hold, then silence without an end.
+  const std::string id =
+      server.Start("head -c 33554432 /dev/zero | tr '\\0' y; echo; echo done; sleep 60");
+  RawConnection stuck(server.host(), server.port());
+  ASSERT_TRUE(stuck.Send("GET " + Path(id, "stream", "") + " HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  // A reader that keeps up meanwhile gets every byte up to the command's last line.
+  const std::string live = StreamBody(server, id, "", 0, "done\\n");
+  EXPECT_NE(live.find("done\\n"), std::string::npos);
+  // The stuck one, never read until now, was cut off: what was in flight, then the end.
+  bool cut_off = false;
+  for (int i = 0; i < 60 && !cut_off; ++i) cut_off = stuck.ClosedByPeer(std::chrono::seconds(1));
+  EXPECT_TRUE(cut_off);
+}
+
+// What comes on `c` until `needle` (or the close, or 30 s of silence).
+std::string ReadUntil(RawConnection& c, std::string_view needle) {
+  std::string got;
+  char buf[4096];
+  while (got.find(needle) == std::string::npos) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) break;
+    const ssize_t n = ::read(c.fd(), buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST(Spool, FollowersOfOneCommandComeAndGoAndEachGetsItsOutputLive) {
+  Server server;
+  const std::string id =
+      server.Start("read _; echo one; read _; echo two; read _; exit 4", "\"stdin\":\"pipe\"");
+  auto input = [&] {
+    EXPECT_EQ(server.Post(Path(id, "input", ""), R"({"data":"\n"})").status, 200);
+  };
+  // A follower whose response has begun: it follows from then on.
+  auto follow = [&](const std::string& last_event_id) {
+    auto c = std::make_unique<RawConnection>(server.host(), server.port());
+    EXPECT_TRUE(c->Send("GET " + Path(id, "stream", "") +
+                        " HTTP/1.0\r\nHost: localhost\r\nLast-Event-ID: " + last_event_id +
+                        "\r\n\r\n"));
+    EXPECT_NE(ReadUntil(*c, "\r\n\r\n").find("text/event-stream"), std::string::npos);
+    return c;
+  };
+  auto staying = follow("0");
+  auto leaving = follow("0");
+  input();
+  EXPECT_NE(ReadUntil(*leaving, "one\\n").find("one\\n"), std::string::npos);
+  leaving->Close();
+  EXPECT_NE(ReadUntil(*staying, "one\\n").find("one\\n"), std::string::npos);
+  staying->Close();
+  // Every follower gone, a newcomer is followed live all the same.
+  auto late = follow("4");
+  input();
+  EXPECT_NE(ReadUntil(*late, "two\\n").find("two\\n"), std::string::npos);
+  input();
+  const std::string end = ReadUntil(*late, "event: exit");
+  EXPECT_NE(end.find("event: exit\ndata: {\"exit_code\":4"), std::string::npos) << end;
 }
 
 TEST(Spool, OutputOfADoneProcessRendersFromTheSpoolAndTheCleanViewToo) {

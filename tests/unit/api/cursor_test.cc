@@ -116,12 +116,12 @@ TEST_F(SpoolTableTest, AStreamSendsEveryChunkThenTheExitEvent) {
     auto step = NextStreamStep(*p, &offset);
     ASSERT_TRUE(step.ok());
     if (step->kind == StreamStep::Kind::kEnd) {
-      EXPECT_EQ(step->text, "event: exit\ndata: {\"exit_code\":2,\"ended_by\":\"exit\"}\n\n");
+      EXPECT_EQ(*step->text, "event: exit\ndata: {\"exit_code\":2,\"ended_by\":\"exit\"}\n\n");
       break;
     }
     ASSERT_EQ(step->kind, StreamStep::Kind::kSend);
-    EXPECT_TRUE(step->text.starts_with("id: " + std::to_string(offset) + "\nevent: output\n"));
-    all += step->text;
+    EXPECT_TRUE(step->text->starts_with("id: " + std::to_string(offset) + "\nevent: output\n"));
+    all += *step->text;
   }
   EXPECT_EQ(offset, 150000u);
   // A 64 KiB chunk per event (the last one shorter), wholly `y`s.
@@ -147,6 +147,46 @@ TEST_F(SpoolTableTest, WaitOutputWakesOnTheNextAppend) {
   EXPECT_EQ(p->total_bytes(), 2u);
   EXPECT_TRUE(p->running());
   EXPECT_EQ(table.waiters(), 0u);
+  EXPECT_TRUE(table.Signal(*p, SIGKILL).ok());
+  for (int i = 0; i < 1000 && p->running(); ++i) ioc_.run_one_for(std::chrono::milliseconds(10));
+}
+
+TEST_F(SpoolTableTest, FollowersAtOneOffsetShareItsEventUntilTheOutputGrows) {
+  auto& table = Table();
+  auto started = table.Start({.command = "printf 'one\\n'; read _; printf 'two\\n'; sleep 5",
+                              .stdin_mode = sys::StdinMode::kPipe});
+  ASSERT_TRUE(started.ok());
+  auto p = *started;
+  for (int i = 0; i < 1000 && p->total_bytes() < 4; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(p->total_bytes(), 4u);
+  std::uint64_t first = 0, second = 0;
+  auto a = NextStreamStep(*p, &first);
+  auto b = NextStreamStep(*p, &second);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->kind, StreamStep::Kind::kSend);
+  EXPECT_EQ(a->text, b->text) << "one encoded event, shared";
+  EXPECT_EQ(second, 4u);
+  auto caught_up = NextStreamStep(*p, &second);
+  ASSERT_TRUE(caught_up.ok());
+  EXPECT_EQ(caught_up->kind, StreamStep::Kind::kWait);
+
+  // Once it grows, a follower still at 0 gets all of it, not the event cached before.
+  ASSERT_TRUE(table.WriteInput(*p, "\n", false).ok());
+  for (int i = 0; i < 1000 && p->total_bytes() < 8; ++i) {
+    ioc_.run_one_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(p->total_bytes(), 8u);
+  std::uint64_t late = 0;
+  auto c = NextStreamStep(*p, &late);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(late, 8u);
+  EXPECT_NE(c->text->find("one\\ntwo\\n"), std::string::npos) << *c->text;
+  auto d = NextStreamStep(*p, &second);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(second, 8u);
+  EXPECT_NE(d->text->find("\"offset\":4"), std::string::npos) << *d->text;
   EXPECT_TRUE(table.Signal(*p, SIGKILL).ok());
   for (int i = 0; i < 1000 && p->running(); ++i) ioc_.run_one_for(std::chrono::milliseconds(10));
 }
