@@ -36,7 +36,14 @@ Status ProcessTable::SignalCommand(const Process& p, int sig) {
   if (p.has_cgroup_) {
     // The cgroup holds every process of the command, whatever it did to its group or its
     // environment; the shell's zombie (not done yet) is no longer in it but counts as alive.
-    const bool populated = cgroups_->Populated(p.id_);
+    // Once done, only leftovers are: they are listed, since `populated` can still say so for a
+    // moment after the last of them died (the kernel unlinks a task at its last switch-out)
+    // while the list leaves out the dying.
+    bool populated = cgroups_->Populated(p.id_);
+    if (populated && p.done_) {
+      std::vector<pid_t> members;
+      populated = !cgroups_->Procs(p.id_, members) && !members.empty();
+    }
     if (populated) {
       if (sig == SIGKILL) {
         if (auto ec = cgroups_->Kill(p.id_)) return Status(Code::kInternal, ec.message());

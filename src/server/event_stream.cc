@@ -203,6 +203,15 @@ struct Follower final : Pokeable {
         return Progress::kDone;
       }
       using Kind = api::StreamStep::Kind;
+      if (step->kind == Kind::kEnd && sent_state == true) {
+        // An ended command waits for nothing: a follower told that it waits hears so before the
+        // exit event, however fast the command ended after its input.
+        sent_state = false;
+        auto text = std::make_shared<const std::string>(api::StateEvent(false));
+        std::string_view view = *text;
+        Begin(std::move(text), view, false);
+        continue;
+      }
       if (step->kind != Kind::kWait) {
         std::string_view text = *step->text;
         Begin(std::move(step->text), text, step->kind == Kind::kEnd);

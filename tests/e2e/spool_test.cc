@@ -266,7 +266,10 @@ TEST(Spool, AStreamReaderThatStopsReadingIsCutOffWhileAnotherGetsEverything) {
   // A reader that keeps up meanwhile gets every byte up to the command's last line.
   const std::string live = StreamBody(server, id, "", 0, "done\\n");
   EXPECT_NE(live.find("done\\n"), std::string::npos);
-  // The stuck one, never read until now, was cut off: what was in flight, then the end.
+  // The stuck one is cut off once its write has waited past the request timeout: the server
+  // then holds no connection but the one asking. Only then is it read (reading earlier would
+  // unstick it): what was in flight, then the end.
+  EXPECT_TRUE(Eventually([&] { return server.Health().at("connections").as_int64() == 1; }));
   bool cut_off = false;
   for (int i = 0; i < 60 && !cut_off; ++i) cut_off = stuck.ClosedByPeer(std::chrono::seconds(1));
   EXPECT_TRUE(cut_off);
