@@ -469,13 +469,17 @@ def bench_observability():
                 raise RuntimeError(f"{len(parsed)} JSON log lines for more requests")
         return result
 
-    # The three alternate, one run each per repetition, so that a drift of the shared machine's
-    # speed does not land on one of them.
+    # The three alternate, one run each per repetition and each first in turn, so that neither a
+    # drift of the shared machine's speed nor the order lands on one of them.
     json_on, text_on, off = [], [], []
-    for _ in range(REPS):
-        json_on.append(rps("--log-format", "json", "--log-level", "info"))
-        text_on.append(rps("--log-format", "text", "--log-level", "info"))
-        off.append(rps("--log-format", "text", "--log-level", "warning"))
+    configs = [(json_on, ("--log-format", "json", "--log-level", "info")),
+               (text_on, ("--log-format", "text", "--log-level", "info")),
+               (off, ("--log-format", "text", "--log-level", "warning"))]
+    # Twice the usual repetitions: the three differ by a few percent, and one wrk run on this
+    # machine moves by more.
+    for rep in range(2 * REPS):
+        for results, flags in configs[rep % 3:] + configs[:rep % 3]:
+            results.append(rps(*flags))
 
     def cells(results):
         return (f"{median_of(results, 'rps'):,.0f}; "
