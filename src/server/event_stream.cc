@@ -129,6 +129,14 @@ struct Follower final : Pokeable {
       : stream(s), chunked(c), table(t), p(pr), offset(o), timer(s.get_executor()) {}
 
   // Starts writing `text` (kept alive by `held`, which may be null for a constant).
+  // A `state` event, and the state it says as the last sent.
+  void BeginState(bool waiting) {
+    sent_state = waiting;
+    auto text = std::make_shared<const std::string>(api::StateEvent(waiting));
+    std::string_view view = *text;
+    Begin(std::move(text), view, false);
+  }
+
   void Begin(std::shared_ptr<const std::string> held_text, std::string_view text, bool is_last) {
     held = std::move(held_text);
     body = text;
@@ -206,10 +214,7 @@ struct Follower final : Pokeable {
       if (step->kind == Kind::kEnd && sent_state == true) {
         // An ended command waits for nothing: a follower told that it waits hears so before the
         // exit event, however fast the command ended after its input.
-        sent_state = false;
-        auto text = std::make_shared<const std::string>(api::StateEvent(false));
-        std::string_view view = *text;
-        Begin(std::move(text), view, false);
+        BeginState(false);
         continue;
       }
       if (step->kind != Kind::kWait) {
@@ -220,10 +225,7 @@ struct Follower final : Pokeable {
       // Caught up with the output: its state, when it changed (and first of all, for a command
       // with a stdin pipe or terminal), comes after what the command wrote before it.
       if (waiting && waiting != sent_state) {
-        sent_state = waiting;
-        auto text = std::make_shared<const std::string>(api::StateEvent(*waiting));
-        std::string_view view = *text;
-        Begin(std::move(text), view, false);
+        BeginState(*waiting);
         continue;
       }
       return Progress::kCaughtUp;
