@@ -146,6 +146,18 @@ bool RawConnection::ClosedByPeer(std::chrono::milliseconds timeout) {
   }
 }
 
+bool RawConnection::ReadUntil(std::string& got, std::string_view text) {
+  char buf[65536];
+  while (got.find(text) == std::string::npos) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) return false;
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
 Server::Server() : Server(Options{}) {}
 
 Server::Server(Options options) {

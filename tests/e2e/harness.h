@@ -41,6 +41,9 @@ class RawConnection {
   HttpResult ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // True once the server has closed the connection (reads EOF within timeout).
   bool ClosedByPeer(std::chrono::milliseconds timeout);
+  // Appends what comes to `got` until `text` is in it (true), or the peer closes or is silent
+  // for 30 s (false).
+  bool ReadUntil(std::string& got, std::string_view text);
   void Close();
   int fd() const { return fd_; }
 

@@ -414,19 +414,6 @@ TEST(WaitingForInput, ACommandJustGivenItsInputIsNotSeenWaiting) {
   server.WaitOutput(id);
 }
 
-// Reads from `fd` until `text` is in `got` or the peer closes (30 s at most per read).
-bool ReadUntilText(int fd, std::string& got, const std::string& text) {
-  char buf[65536];
-  while (got.find(text) == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 30000) <= 0) return false;
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return false;
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 TEST(WaitingForInput, AStreamSendsTheStateAfterThePrompt) {
   Server server;
   const std::string id =
@@ -434,13 +421,12 @@ TEST(WaitingForInput, AStreamSendsTheStateAfterThePrompt) {
   RawConnection c(server.host(), server.port());
   ASSERT_TRUE(c.Send("GET " + Path(id, "stream") + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
   std::string got;
-  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: state\ndata: {\"waiting_for_input\":true}"))
-      << got;
+  ASSERT_TRUE(c.ReadUntil(got, "event: state\ndata: {\"waiting_for_input\":true}")) << got;
   const std::size_t prompt = got.find(R"("data":"name? ")");
   ASSERT_NE(prompt, std::string::npos) << got;
   EXPECT_LT(prompt, got.find("{\"waiting_for_input\":true}"));
   ASSERT_EQ(Input(server, id, "bob\n").status, 200);
-  ASSERT_TRUE(ReadUntilText(c.fd(), got, "event: exit")) << got;
+  ASSERT_TRUE(c.ReadUntil(got, "event: exit")) << got;
   const std::size_t answered = got.find("hi bob");
   EXPECT_NE(answered, std::string::npos) << got;
   EXPECT_LT(got.find("{\"waiting_for_input\":false}"), got.find("event: exit"));

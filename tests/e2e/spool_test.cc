@@ -275,20 +275,6 @@ TEST(Spool, AStreamReaderThatStopsReadingIsCutOffWhileAnotherGetsEverything) {
   EXPECT_TRUE(cut_off);
 }
 
-// What comes on `c` until `needle` (or the close, or 30 s of silence).
-std::string ReadUntil(RawConnection& c, std::string_view needle) {
-  std::string got;
-  char buf[4096];
-  while (got.find(needle) == std::string::npos) {
-    pollfd p{c.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 30000) <= 0) break;
-    const ssize_t n = ::read(c.fd(), buf, sizeof buf);
-    if (n <= 0) break;
-    got.append(buf, static_cast<std::size_t>(n));
-  }
-  return got;
-}
-
 TEST(Spool, FollowersOfOneCommandComeAndGoAndEachGetsItsOutputLive) {
   Server server;
   const std::string id =
@@ -302,22 +288,28 @@ TEST(Spool, FollowersOfOneCommandComeAndGoAndEachGetsItsOutputLive) {
     EXPECT_TRUE(c->Send("GET " + Path(id, "stream", "") +
                         " HTTP/1.0\r\nHost: localhost\r\nLast-Event-ID: " + last_event_id +
                         "\r\n\r\n"));
-    EXPECT_NE(ReadUntil(*c, "\r\n\r\n").find("text/event-stream"), std::string::npos);
+    std::string head;
+    EXPECT_TRUE(c->ReadUntil(head, "\r\n\r\n"));
+    EXPECT_NE(head.find("text/event-stream"), std::string::npos) << head;
     return c;
   };
   auto staying = follow("0");
   auto leaving = follow("0");
   input();
-  EXPECT_NE(ReadUntil(*leaving, "one\\n").find("one\\n"), std::string::npos);
+  std::string got;
+  EXPECT_TRUE(leaving->ReadUntil(got, "one\\n"));
   leaving->Close();
-  EXPECT_NE(ReadUntil(*staying, "one\\n").find("one\\n"), std::string::npos);
+  got.clear();
+  EXPECT_TRUE(staying->ReadUntil(got, "one\\n"));
   staying->Close();
   // Every follower gone, a newcomer is followed live all the same.
   auto late = follow("4");
   input();
-  EXPECT_NE(ReadUntil(*late, "two\\n").find("two\\n"), std::string::npos);
+  got.clear();
+  EXPECT_TRUE(late->ReadUntil(got, "two\\n"));
   input();
-  const std::string end = ReadUntil(*late, "event: exit");
+  std::string end;
+  late->ReadUntil(end, "event: exit");
   EXPECT_NE(end.find("event: exit\ndata: {\"exit_code\":4"), std::string::npos) << end;
 }
 
